@@ -1,0 +1,5 @@
+import sys
+
+from daml.cli import main
+
+sys.exit(main())

@@ -1,0 +1,92 @@
+"""`daml <subcommand>`: the composition root, the only place where `sim` and `daml` meet.
+
+Each subcommand lives in `daml/commands/<name>.py` with `add_arguments(parser)` and
+`run(args) -> int`; modules are imported lazily so `daml --help` stays fast.
+
+Examples:
+    daml collect --task pick_place --variations 100 --split train --out data/pick_place
+    daml train --data data/pick_place --out runs/pp
+    daml demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from daml.errors import DamlError
+
+# name -> one-line help. Order is the order shown by `daml --help`.
+COMMANDS: dict[str, str] = {
+    "demo": "adapt the shipped model from a sample human video and run it in the sim (offline)",
+    "collect": "collect robot + human demonstrations for a task into a dataset",
+    "train": "meta-train encoder, policy and learned temporal loss on a dataset",
+    "adapt": "adapt a checkpoint from one human video; save the adapted policy",
+    "eval": "one-shot success rate on held-out variations in the sim",
+    "bench": "benchmark DAML against baselines on held-out objects",
+    "record": "record or prepare a demo video (camera, file or sim avatar)",
+    "run": "drive an arm through rosbridge with an adapted policy",
+    "twin": "serve the PyBullet arm over the rosbridge v2 protocol",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="daml", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        module = _command_module(name)
+        if module is None:
+            continue
+        command_parser = sub.add_parser(name, help=help_text, description=module.__doc__)
+        command_parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `daml` with `argv` (default: sys.argv[1:]) and return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_run", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except Exception as error:
+        if not _is_user_error(error):
+            raise
+        print(f"daml {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"daml {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _is_user_error(error: Exception) -> bool:
+    """DamlError, or sim's SimError (checked only if sim was imported: cli must not import it)."""
+    if isinstance(error, DamlError):
+        return True
+    sim_errors = sys.modules.get("sim.errors")
+    return sim_errors is not None and isinstance(error, sim_errors.SimError)
+
+
+def _command_module(name: str):
+    try:
+        return importlib.import_module(f"daml.commands.{name}")
+    except ModuleNotFoundError as error:
+        if error.name == f"daml.commands.{name}":
+            return None  # subcommand not part of this build
+        raise
+
+
+def _version() -> str:
+    from daml import __version__
+
+    return f"daml {__version__}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Collect robot + human demonstrations for one task and split into a dataset directory.
+
+Examples:
+    daml collect --task pick_place --variations 1000 --split train --workers 2 --out data/pick_place
+    daml collect --task push --variations 50 --split test --out data/push_test --image-px 64
+
+Episode k is seeded from (--seed, k): the dataset is the same whatever --workers is, and a
+killed run re-started with the same arguments continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from daml.errors import ConfigError, DataError
+
+MAX_EXPERT_ATTEMPTS = 20  # failed expert demos are re-sampled, never saved
+_WORKER_ENV: dict = {}  # per worker process: (task, image_px) -> env, built once
+
+
+@dataclass(frozen=True)
+class CollectJob:
+    """What one worker needs to produce episode `index`."""
+
+    task: str
+    split: str
+    seed: int
+    image_px: int
+    index: int
+    out: str
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", required=True, help="task family: pick_place or push")
+    parser.add_argument("--split", default="train", help="object split: train, val or test")
+    parser.add_argument("--variations", type=int, required=True, help="episodes to collect")
+    parser.add_argument("--out", required=True, help="dataset directory (created or resumed)")
+    parser.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    parser.add_argument("--seed", type=int, default=0, help="base seed; episode k uses (seed, k)")
+    parser.add_argument("--image-px", type=int, default=64, help="camera image size (square)")
+    parser.add_argument(
+        "--repair", action="store_true",
+        help="move corrupt episodes to <out>/corrupt/ and re-collect them instead of stopping",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import sim
+    from daml import __version__
+    from daml.data import EPISODES_DIR, Manifest
+
+    if args.task not in sim.TASKS:
+        raise ConfigError(f"unknown task {args.task!r}; choose one of {', '.join(sim.TASKS)}")
+    if args.split not in sim.SPLITS:
+        raise ConfigError(f"unknown split {args.split!r}; choose one of {', '.join(sim.SPLITS)}")
+    for name in ("variations", "workers", "image_px"):
+        if getattr(args, name) <= 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+
+    out = Path(args.out)
+    _ensure_writable(out)
+    with sim.make_env(args.task, sim.EnvConfig(image_px=args.image_px)) as env:
+        episode_steps, control_hz = env.episode_steps, env.config.control_hz
+    manifest = Manifest(
+        task=args.task, split=args.split, variations=args.variations, seed=args.seed,
+        image_px=args.image_px, control_hz=control_hz, episode_steps=episode_steps,
+        object_ids=list(sim.object_split(args.split)), look_split=args.split,
+        daml_version=__version__,
+    )
+    if (out / "manifest.json").exists():
+        previous = Manifest.load(out)
+        if not previous.compatible_with(manifest):
+            raise DataError(
+                f"{out} holds a different collection (task={previous.task}, split={previous.split}, "
+                f"seed={previous.seed}, image_px={previous.image_px}); choose another --out"
+            )
+        manifest.variations = max(manifest.variations, previous.variations)
+    manifest.save(out)
+    _remove_stale_temp_files(out / EPISODES_DIR)
+
+    todo = _missing_episodes(out, args.variations, repair=args.repair)
+    jobs = [
+        CollectJob(args.task, args.split, args.seed, args.image_px, index, str(out))
+        for index in todo
+    ]
+    started = time.perf_counter()
+    attempts = _run_jobs(jobs, args.workers)
+    _print_summary(out, args.variations, len(jobs), attempts, time.perf_counter() - started)
+    return 0
+
+
+def collect_episode(job: CollectJob) -> int:
+    """Produce and save episode `job.index`; returns the number of expert attempts it took."""
+    import numpy as np
+
+    import sim
+    from daml.data import Episode, episode_path, save_episode
+
+    key = (job.task, job.image_px)
+    if key not in _WORKER_ENV:
+        _WORKER_ENV[key] = sim.make_env(job.task, sim.EnvConfig(image_px=job.image_px))
+    env = _WORKER_ENV[key]
+    for attempt in range(MAX_EXPERT_ATTEMPTS):
+        rng = np.random.default_rng(np.random.SeedSequence([job.seed, job.index, attempt]))
+        variation = sim.sample_variation(job.task, job.split, rng)
+        robot_seed, human_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
+        robot = sim.robot_demo(env, variation, seed=robot_seed)
+        if not robot["success"]:
+            continue
+        look = sim.sample_look(job.split, rng)
+        human = sim.human_demo(env, variation, look, seed=human_seed)
+        if not human["success"]:
+            continue
+        episode = Episode(
+            robot_frames=robot["frames"], robot_states=robot["states"],
+            robot_actions=robot["actions"], human_frames=human["frames"],
+            variation={
+                "variation": variation.to_dict(), "look": look.to_dict(),
+                "robot_seed": robot_seed, "human_seed": human_seed,
+                "attempts": attempt + 1, "index": job.index,
+            },
+        )
+        save_episode(episode_path(Path(job.out), job.index), episode)
+        return attempt + 1
+    raise DataError(
+        f"the expert failed {MAX_EXPERT_ATTEMPTS} sampled variations in a row for episode "
+        f"{job.index} of task {job.task}; the simulator or object pool is broken"
+    )
+
+
+def _run_jobs(jobs: list[CollectJob], workers: int) -> list[int]:
+    from tqdm import tqdm
+
+    attempts: list[int] = []
+    with tqdm(total=len(jobs), desc="collect", unit="episode", smoothing=0.05) as bar:
+        if workers == 1 or len(jobs) <= 1:
+            for job in jobs:
+                attempts.append(collect_episode(job))
+                bar.update()
+            return attempts
+        # spawn: workers start clean (no inherited pybullet clients or torch threads)
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(processes=min(workers, len(jobs))) as pool:
+            for count in pool.imap_unordered(collect_episode, jobs):
+                attempts.append(count)
+                bar.update()
+    return attempts
+
+
+def _missing_episodes(out: Path, variations: int, repair: bool) -> list[int]:
+    """Indices still to collect; stops (or with `repair` quarantines) on corrupt episodes."""
+    from daml.data import episode_path, load_episode
+
+    missing = []
+    for index in range(variations):
+        path = episode_path(out, index)
+        if not path.exists():
+            missing.append(index)
+            continue
+        try:
+            load_episode(path)
+        except DataError as error:
+            if not repair:
+                raise DataError(f"{error} (or re-run with --repair to re-collect it)") from error
+            quarantine = out / "corrupt"
+            quarantine.mkdir(exist_ok=True)
+            os.replace(path, quarantine / path.name)
+            missing.append(index)
+    return missing
+
+
+def _remove_stale_temp_files(episodes_dir: Path) -> None:
+    """Temp files of a killed run: never complete, never read; safe to delete."""
+    for stale in episodes_dir.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def _ensure_writable(out: Path) -> None:
+    try:
+        (out / "episodes").mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"cannot create output directory {out}: {error.strerror}") from error
+    if not os.access(out / "episodes", os.W_OK):
+        raise DataError(f"output directory {out} is not writable")
+
+
+def _print_summary(out: Path, variations: int, collected: int, attempts: list[int],
+                   seconds: float) -> None:
+    from daml.data import DemoDataset
+
+    dataset = DemoDataset(out)
+    total_bytes = sum(path.stat().st_size for path in dataset.paths)
+    first = dataset[0]
+    print(f"dataset {out}: task={dataset.manifest.task} split={dataset.manifest.split} "
+          f"episodes={len(dataset)}/{variations} (collected now: {collected})")
+    print(f"  frames per demo: {first.robot_frames.shape[0]}  image: "
+          f"{first.robot_frames.shape[1]}x{first.robot_frames.shape[2]}  "
+          f"bytes/episode: {total_bytes / len(dataset):,.0f}")
+    if attempts:
+        print(f"  expert success: {len(attempts)}/{sum(attempts)} attempts "
+              f"({100 * len(attempts) / sum(attempts):.1f}%)  time: {seconds:.1f} s "
+              f"({60 * len(attempts) / max(seconds, 1e-9):.1f} episodes/min)")

@@ -1,0 +1,314 @@
+"""The on-disk dataset of demo pairs and the meta-batch loader; the only module that knows the format.
+
+Layout (docs/ARCHITECTURE.md): `<root>/manifest.json` + `<root>/episodes/NNNNNN.npz`, one
+variation per episode, each with a robot demo (frames, states, actions) and a human demo (frames).
+Must not import sim, pybullet or cv2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import tempfile
+import threading
+import zipfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from daml import ACTION_DIM, STATE_DIM
+from daml.errors import ConfigError, DataError
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+EPISODES_DIR = "episodes"
+_ARRAY_KEYS = ("robot_frames", "robot_states", "robot_actions", "human_frames")
+
+
+@dataclass
+class Manifest:
+    """What a dataset directory holds and how it was made. Saved as `<root>/manifest.json`."""
+
+    task: str
+    split: str
+    variations: int
+    seed: int
+    image_px: int
+    control_hz: float
+    episode_steps: int
+    object_ids: list[int] = field(default_factory=list)
+    look_split: str = ""
+    format_version: int = FORMAT_VERSION
+    daml_version: str = ""
+
+    def __post_init__(self) -> None:
+        if self.format_version != FORMAT_VERSION:
+            raise DataError(
+                f"dataset format version {self.format_version} is not supported "
+                f"(this daml reads version {FORMAT_VERSION}); re-collect it with `daml collect`"
+            )
+        if self.variations <= 0 or self.image_px <= 0 or self.episode_steps <= 1:
+            raise DataError(
+                f"manifest has invalid sizes (variations={self.variations}, "
+                f"image_px={self.image_px}, episode_steps={self.episode_steps})"
+            )
+
+    def compatible_with(self, other: Manifest) -> bool:
+        """True if `other` describes the same collection (all but the variation count)."""
+        keys = ("task", "split", "seed", "image_px", "control_hz", "episode_steps", "format_version")
+        return all(getattr(self, key) == getattr(other, key) for key in keys)
+
+    def save(self, root: Path) -> None:
+        write_bytes_atomic(root / MANIFEST_NAME, json.dumps(asdict(self), indent=2).encode())
+
+    @classmethod
+    def load(cls, root: Path) -> Manifest:
+        path = Path(root) / MANIFEST_NAME
+        if not path.is_file():
+            raise DataError(f"{root} is not a daml dataset: {MANIFEST_NAME} is missing")
+        try:
+            raw = json.loads(path.read_text())
+            known = {f.name for f in fields(cls)}
+            return cls(**{key: value for key, value in raw.items() if key in known})
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as error:
+            raise DataError(f"{path} is corrupt ({error}); re-collect the dataset") from error
+
+
+@dataclass
+class Episode:
+    """One task variation: a robot demo and a human demo of the same task.
+
+    Attributes:
+        robot_frames: uint8 (T, H, W, 3) RGB camera frames of the robot demo.
+        robot_states: float32 (T, 4) end-effector xyz + gripper opening before each action.
+        robot_actions: float32 (T, 4) [dx, dy, dz in [-1, 1], gripper -1/+1].
+        human_frames: uint8 (T, H, W, 3) RGB frames of the human-like demo (no actions).
+        variation: JSON-able description (variation, seeds, avatar look, expert attempts).
+    """
+
+    robot_frames: np.ndarray
+    robot_states: np.ndarray
+    robot_actions: np.ndarray
+    human_frames: np.ndarray
+    variation: dict[str, Any]
+
+    def validate(self, source: str = "episode") -> None:
+        """Raise DataError unless shapes and dtypes follow the format."""
+        frames, states, actions = self.robot_frames, self.robot_states, self.robot_actions
+        checks = [
+            (frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[-1] == 3,
+             f"robot_frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}"),
+            (self.human_frames.dtype == np.uint8 and self.human_frames.shape[1:] == frames.shape[1:],
+             f"human_frames must be uint8 {('T',) + frames.shape[1:]}, "
+             f"got {self.human_frames.dtype} {self.human_frames.shape}"),
+            (states.shape == (len(frames), STATE_DIM),
+             f"robot_states must be ({len(frames)}, {STATE_DIM}), got {states.shape}"),
+            (actions.shape == (len(frames), ACTION_DIM),
+             f"robot_actions must be ({len(frames)}, {ACTION_DIM}), got {actions.shape}"),
+            (np.isfinite(states).all() and np.isfinite(actions).all(),
+             "robot_states/robot_actions contain NaN or inf"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise DataError(f"{source}: {message}")
+
+
+def episode_path(root: Path, index: int) -> Path:
+    """Path of episode `index` under dataset `root`."""
+    return Path(root) / EPISODES_DIR / f"{index:06d}.npz"
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temp file in the same directory and os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_episode(path: Path, episode: Episode) -> None:
+    """Validate and write one episode as a compressed npz, atomically."""
+    episode.validate(str(path))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez_compressed(
+                handle,
+                **{key: getattr(episode, key) for key in _ARRAY_KEYS},
+                variation=np.array(json.dumps(episode.variation)),
+            )
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_episode(path: Path) -> Episode:
+    """Read and validate one episode; DataError names the file if it is missing or corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"episode {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in (*_ARRAY_KEYS, "variation") if key not in archive.files]
+            if missing:
+                raise DataError(f"episode {path} is not a daml episode (missing {missing})")
+            arrays = {key: archive[key] for key in _ARRAY_KEYS}
+            variation = json.loads(str(archive["variation"]))
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
+        raise DataError(
+            f"episode {path} is corrupt or truncated ({type(error).__name__}: {error}); "
+            "delete it and re-run `daml collect` on the same --out to re-collect it"
+        ) from error
+    episode = Episode(**arrays, variation=variation)
+    episode.validate(str(path))
+    return episode
+
+
+class DemoDataset:
+    """A dataset directory; episodes are read from disk on access, never all held in memory."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataError(f"dataset directory {self.root} does not exist")
+        self.manifest = Manifest.load(self.root)
+        self.paths = sorted((self.root / EPISODES_DIR).glob("[0-9]*.npz"))
+        if not self.paths:
+            raise DataError(f"dataset {self.root} has no episodes; run `daml collect` first")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> Episode:
+        episode = load_episode(self.paths[index])
+        expected = (self.manifest.episode_steps, self.manifest.image_px, self.manifest.image_px, 3)
+        if episode.robot_frames.shape != expected or episode.human_frames.shape != expected:
+            raise DataError(
+                f"episode {self.paths[index]} has frames {episode.robot_frames.shape}, "
+                f"but the manifest says {expected}"
+            )
+        return episode
+
+
+@dataclass
+class MetaBatch:
+    """B task variations, each a (human demo, robot demo) pair, as torch tensors.
+
+    Attributes:
+        human_frames: uint8 (B, T, 3, H, W).
+        robot_frames: uint8 (B, T, 3, H, W).
+        robot_states: float32 (B, T, 4).
+        robot_actions: float32 (B, T, 4).
+    """
+
+    human_frames: Any
+    robot_frames: Any
+    robot_states: Any
+    robot_actions: Any
+
+    @classmethod
+    def from_episodes(cls, episodes: list[Episode]) -> MetaBatch:
+        import torch
+
+        def stack_frames(key: str):
+            frames = np.stack([getattr(e, key) for e in episodes])  # (B, T, H, W, 3)
+            return torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 1, 4, 2, 3)))
+
+        return cls(
+            human_frames=stack_frames("human_frames"),
+            robot_frames=stack_frames("robot_frames"),
+            robot_states=torch.from_numpy(np.stack([e.robot_states for e in episodes])).float(),
+            robot_actions=torch.from_numpy(np.stack([e.robot_actions for e in episodes])).float(),
+        )
+
+    def to(self, device: Any) -> MetaBatch:
+        non_blocking = str(device).startswith("cuda")
+        return MetaBatch(
+            **{f.name: getattr(self, f.name).to(device, non_blocking=non_blocking)
+               for f in fields(self)}
+        )
+
+    def __len__(self) -> int:
+        return int(self.robot_actions.shape[0])
+
+
+class MetaBatchLoader:
+    """Endless meta-batches of B episodes, shuffled per epoch, read by a prefetch thread.
+
+    The batch at step s depends only on (seed, s), so a resumed run that starts at
+    `start_step` sees exactly the batches an uninterrupted run would have seen.
+    """
+
+    def __init__(
+        self, dataset: DemoDataset, meta_batch: int, seed: int = 0, start_step: int = 0,
+        prefetch: int = 2,
+    ) -> None:
+        if meta_batch <= 0:
+            raise ConfigError(f"meta_batch must be positive, got {meta_batch}")
+        if meta_batch > len(dataset):
+            raise ConfigError(
+                f"meta_batch {meta_batch} exceeds the {len(dataset)} episodes in {dataset.root}"
+            )
+        self.dataset, self.meta_batch, self.seed = dataset, meta_batch, seed
+        self.start_step, self.prefetch = start_step, prefetch
+
+    def indices(self, step: int) -> np.ndarray:
+        """Episode indices (B,) of the batch at `step`."""
+        per_epoch = len(self.dataset) // self.meta_batch
+        epoch, slot = divmod(step, per_epoch)
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.dataset))
+        return order[slot * self.meta_batch : (slot + 1) * self.meta_batch]
+
+    def batch(self, step: int) -> MetaBatch:
+        return MetaBatch.from_episodes([self.dataset[int(i)] for i in self.indices(step)])
+
+    def __iter__(self) -> Iterator[MetaBatch]:
+        buffer: queue.Queue = queue.Queue(maxsize=self.prefetch)
+        stop = threading.Event()
+
+        def produce() -> None:
+            step = self.start_step
+            while not stop.is_set():
+                try:
+                    item: Any = self.batch(step)
+                except Exception as error:  # handed to the consumer, which re-raises it
+                    item = error
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if isinstance(item, Exception):
+                    return
+                step += 1
+
+        worker = threading.Thread(target=produce, daemon=True, name="daml-meta-batches")
+        worker.start()
+        try:
+            while True:
+                item = buffer.get()
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            stop.set()

@@ -1,0 +1,124 @@
+"""Dataset format round trip, corrupt-episode errors and meta-batch loading (no simulator)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from daml.data import (
+    DemoDataset,
+    Episode,
+    Manifest,
+    MetaBatchLoader,
+    episode_path,
+    load_episode,
+    save_episode,
+)
+from daml.errors import ConfigError, DataError
+
+T, PX = 5, 8
+
+
+def make_episode(rng: np.random.Generator, index: int) -> Episode:
+    return Episode(
+        robot_frames=rng.integers(0, 256, (T, PX, PX, 3), dtype=np.uint8),
+        robot_states=rng.normal(size=(T, 4)).astype(np.float32),
+        robot_actions=rng.uniform(-1, 1, (T, 4)).astype(np.float32),
+        human_frames=rng.integers(0, 256, (T, PX, PX, 3), dtype=np.uint8),
+        variation={"index": index, "target": "cube"},
+    )
+
+
+def make_dataset(root: Path, count: int) -> list[Episode]:
+    Manifest(task="push", split="train", variations=count, seed=0, image_px=PX,
+             control_hz=10.0, episode_steps=T).save(root)
+    rng = np.random.default_rng(0)
+    episodes = [make_episode(rng, i) for i in range(count)]
+    for i, episode in enumerate(episodes):
+        save_episode(episode_path(root, i), episode)
+    return episodes
+
+
+def test_episode_round_trip_is_exact(tmp_path):
+    episodes = make_dataset(tmp_path, 3)
+    dataset = DemoDataset(tmp_path)
+    assert len(dataset) == 3 and dataset.manifest.task == "push"
+    for original, loaded in zip(episodes, (dataset[i] for i in range(3)), strict=True):
+        for key in ("robot_frames", "robot_states", "robot_actions", "human_frames"):
+            np.testing.assert_array_equal(getattr(original, key), getattr(loaded, key))
+            assert getattr(original, key).dtype == getattr(loaded, key).dtype
+        assert loaded.variation == original.variation
+    assert not list(tmp_path.rglob("*.tmp")), "atomic writes leave no temp files"
+
+
+def test_meta_batch_shapes_and_dtypes(tmp_path):
+    make_dataset(tmp_path, 4)
+    batch = next(iter(MetaBatchLoader(DemoDataset(tmp_path), meta_batch=3, seed=1)))
+    assert batch.human_frames.shape == (3, T, 3, PX, PX) and batch.human_frames.dtype == torch.uint8
+    assert batch.robot_frames.shape == (3, T, 3, PX, PX)
+    assert batch.robot_states.shape == (3, T, 4) and batch.robot_states.dtype == torch.float32
+    assert batch.robot_actions.shape == (3, T, 4)
+    assert len(batch) == 3
+
+
+def test_meta_batch_frames_are_channels_first_copies_of_the_episode(tmp_path):
+    episodes = make_dataset(tmp_path, 2)
+    loader = MetaBatchLoader(DemoDataset(tmp_path), meta_batch=2, seed=0)
+    batch, order = loader.batch(0), loader.indices(0)
+    for slot, index in enumerate(order):
+        expected = episodes[index].human_frames.transpose(0, 3, 1, 2)
+        np.testing.assert_array_equal(batch.human_frames[slot].numpy(), expected)
+
+
+def test_loader_is_deterministic_and_resumable(tmp_path):
+    make_dataset(tmp_path, 6)
+    dataset = DemoDataset(tmp_path)
+    straight = MetaBatchLoader(dataset, meta_batch=2, seed=7)
+    steps = iter(straight)
+    first_five = [next(steps).robot_actions for _ in range(5)]
+    resumed = iter(MetaBatchLoader(dataset, meta_batch=2, seed=7, start_step=3))
+    assert torch.equal(next(resumed).robot_actions, first_five[3])
+    assert torch.equal(next(resumed).robot_actions, first_five[4])
+    # an epoch covers every episode once
+    epoch = np.concatenate([straight.indices(s) for s in range(3)])
+    assert sorted(epoch.tolist()) == list(range(6))
+
+
+def test_truncated_episode_gives_clear_error(tmp_path):
+    make_dataset(tmp_path, 2)
+    path = episode_path(tmp_path, 1)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(DataError, match="000001.npz is corrupt or truncated"):
+        load_episode(path)
+    loader = MetaBatchLoader(DemoDataset(tmp_path), meta_batch=2, seed=0)
+    with pytest.raises(DataError, match="corrupt"):
+        next(iter(loader))
+
+
+def test_foreign_files_and_directories_are_rejected(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        DemoDataset(tmp_path / "nope")
+    with pytest.raises(DataError, match="manifest.json is missing"):
+        DemoDataset(tmp_path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(DataError, match="corrupt"):
+        DemoDataset(tmp_path)
+    other = tmp_path / "other.npz"
+    np.savez(other, a=np.zeros(3))
+    with pytest.raises(DataError, match="not a daml episode"):
+        load_episode(other)
+
+
+def test_invalid_episode_is_not_saved(tmp_path):
+    episode = make_episode(np.random.default_rng(0), 0)
+    episode.robot_actions = episode.robot_actions[:, :3]
+    with pytest.raises(DataError, match="robot_actions"):
+        save_episode(episode_path(tmp_path, 0), episode)
+    assert not episode_path(tmp_path, 0).exists()
+
+
+def test_meta_batch_larger_than_dataset_is_a_config_error(tmp_path):
+    make_dataset(tmp_path, 2)
+    with pytest.raises(ConfigError, match="exceeds"):
+        MetaBatchLoader(DemoDataset(tmp_path), meta_batch=3)
