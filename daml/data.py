@@ -1,4 +1,4 @@
-"""The on-disk dataset of demo pairs and the meta-batch loader; the only module that knows the format.
+"""On-disk dataset of demo pairs and the meta-batch loader; the only module that knows the format.
 
 Layout (docs/ARCHITECTURE.md): `<root>/manifest.json` + `<root>/episodes/NNNNNN.npz`, one
 variation per episode, each with a robot demo (frames, states, actions) and a human demo (frames).
@@ -7,6 +7,7 @@ Must not import sim, pybullet or cv2.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -16,7 +17,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -59,7 +60,15 @@ class Manifest:
 
     def compatible_with(self, other: Manifest) -> bool:
         """True if `other` describes the same collection (all but the variation count)."""
-        keys = ("task", "split", "seed", "image_px", "control_hz", "episode_steps", "format_version")
+        keys = (
+            "task",
+            "split",
+            "seed",
+            "image_px",
+            "control_hz",
+            "episode_steps",
+            "format_version",
+        )
         return all(getattr(self, key) == getattr(other, key) for key in keys)
 
     def save(self, root: Path) -> None:
@@ -100,17 +109,28 @@ class Episode:
         """Raise DataError unless shapes and dtypes follow the format."""
         frames, states, actions = self.robot_frames, self.robot_states, self.robot_actions
         checks = [
-            (frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[-1] == 3,
-             f"robot_frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}"),
-            (self.human_frames.dtype == np.uint8 and self.human_frames.shape[1:] == frames.shape[1:],
-             f"human_frames must be uint8 {('T',) + frames.shape[1:]}, "
-             f"got {self.human_frames.dtype} {self.human_frames.shape}"),
-            (states.shape == (len(frames), STATE_DIM),
-             f"robot_states must be ({len(frames)}, {STATE_DIM}), got {states.shape}"),
-            (actions.shape == (len(frames), ACTION_DIM),
-             f"robot_actions must be ({len(frames)}, {ACTION_DIM}), got {actions.shape}"),
-            (np.isfinite(states).all() and np.isfinite(actions).all(),
-             "robot_states/robot_actions contain NaN or inf"),
+            (
+                frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[-1] == 3,
+                f"robot_frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}",
+            ),
+            (
+                self.human_frames.dtype == np.uint8
+                and self.human_frames.shape[1:] == frames.shape[1:],
+                f"human_frames must be uint8 {('T',) + frames.shape[1:]}, "
+                f"got {self.human_frames.dtype} {self.human_frames.shape}",
+            ),
+            (
+                states.shape == (len(frames), STATE_DIM),
+                f"robot_states must be ({len(frames)}, {STATE_DIM}), got {states.shape}",
+            ),
+            (
+                actions.shape == (len(frames), ACTION_DIM),
+                f"robot_actions must be ({len(frames)}, {ACTION_DIM}), got {actions.shape}",
+            ),
+            (
+                np.isfinite(states).all() and np.isfinite(actions).all(),
+                "robot_states/robot_actions contain NaN or inf",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -122,41 +142,45 @@ def episode_path(root: Path, index: int) -> Path:
     return Path(root) / EPISODES_DIR / f"{index:06d}.npz"
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temp file in the same directory and os.replace."""
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[BinaryIO]:
+    """Open a temp file beside `path`; on success it replaces `path`, on error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates owner-only files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temp file in the same directory and os.replace."""
+    with atomic_output(path) as handle:
+        handle.write(data)
 
 
 def save_episode(path: Path, episode: Episode) -> None:
     """Validate and write one episode as a compressed npz, atomically."""
     episode.validate(str(path))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(
-                handle,
-                **{key: getattr(episode, key) for key in _ARRAY_KEYS},
-                variation=np.array(json.dumps(episode.variation)),
-            )
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as handle:
+        np.savez_compressed(
+            handle,
+            **{key: getattr(episode, key) for key in _ARRAY_KEYS},
+            variation=np.array(json.dumps(episode.variation)),
+        )
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load_episode(path: Path) -> Episode:
@@ -243,8 +267,10 @@ class MetaBatch:
     def to(self, device: Any) -> MetaBatch:
         non_blocking = str(device).startswith("cuda")
         return MetaBatch(
-            **{f.name: getattr(self, f.name).to(device, non_blocking=non_blocking)
-               for f in fields(self)}
+            **{
+                f.name: getattr(self, f.name).to(device, non_blocking=non_blocking)
+                for f in fields(self)
+            }
         )
 
     def __len__(self) -> int:
@@ -259,7 +285,11 @@ class MetaBatchLoader:
     """
 
     def __init__(
-        self, dataset: DemoDataset, meta_batch: int, seed: int = 0, start_step: int = 0,
+        self,
+        dataset: DemoDataset,
+        meta_batch: int,
+        seed: int = 0,
+        start_step: int = 0,
         prefetch: int = 2,
     ) -> None:
         if meta_batch <= 0:

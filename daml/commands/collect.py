@@ -44,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="base seed; episode k uses (seed, k)")
     parser.add_argument("--image-px", type=int, default=64, help="camera image size (square)")
     parser.add_argument(
-        "--repair", action="store_true",
+        "--repair",
+        action="store_true",
         help="move corrupt episodes to <out>/corrupt/ and re-collect them instead of stopping",
     )
 
@@ -60,24 +61,33 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"unknown split {args.split!r}; choose one of {', '.join(sim.SPLITS)}")
     for name in ("variations", "workers", "image_px"):
         if getattr(args, name) <= 0:
-            raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+            raise ConfigError(
+                f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}"
+            )
 
     out = Path(args.out)
     _ensure_writable(out)
     with sim.make_env(args.task, sim.EnvConfig(image_px=args.image_px)) as env:
         episode_steps, control_hz = env.episode_steps, env.config.control_hz
     manifest = Manifest(
-        task=args.task, split=args.split, variations=args.variations, seed=args.seed,
-        image_px=args.image_px, control_hz=control_hz, episode_steps=episode_steps,
-        object_ids=list(sim.object_split(args.split)), look_split=args.split,
+        task=args.task,
+        split=args.split,
+        variations=args.variations,
+        seed=args.seed,
+        image_px=args.image_px,
+        control_hz=control_hz,
+        episode_steps=episode_steps,
+        object_ids=list(sim.object_split(args.split)),
+        look_split=args.split,
         daml_version=__version__,
     )
     if (out / "manifest.json").exists():
         previous = Manifest.load(out)
         if not previous.compatible_with(manifest):
             raise DataError(
-                f"{out} holds a different collection (task={previous.task}, split={previous.split}, "
-                f"seed={previous.seed}, image_px={previous.image_px}); choose another --out"
+                f"{out} holds a different collection (task={previous.task}, "
+                f"split={previous.split}, seed={previous.seed}, image_px={previous.image_px}); "
+                "choose another --out"
             )
         manifest.variations = max(manifest.variations, previous.variations)
     manifest.save(out)
@@ -117,12 +127,17 @@ def collect_episode(job: CollectJob) -> int:
         if not human["success"]:
             continue
         episode = Episode(
-            robot_frames=robot["frames"], robot_states=robot["states"],
-            robot_actions=robot["actions"], human_frames=human["frames"],
+            robot_frames=robot["frames"],
+            robot_states=robot["states"],
+            robot_actions=robot["actions"],
+            human_frames=human["frames"],
             variation={
-                "variation": variation.to_dict(), "look": look.to_dict(),
-                "robot_seed": robot_seed, "human_seed": human_seed,
-                "attempts": attempt + 1, "index": job.index,
+                "variation": variation.to_dict(),
+                "look": look.to_dict(),
+                "robot_seed": robot_seed,
+                "human_seed": human_seed,
+                "attempts": attempt + 1,
+                "index": job.index,
             },
         )
         save_episode(episode_path(Path(job.out), job.index), episode)
@@ -166,7 +181,10 @@ def _missing_episodes(out: Path, variations: int, repair: bool) -> list[int]:
             load_episode(path)
         except DataError as error:
             if not repair:
-                raise DataError(f"{error} (or re-run with --repair to re-collect it)") from error
+                raise DataError(
+                    f"{path} is corrupt or truncated; re-run with --repair to move it to "
+                    f"{out / 'corrupt'} and re-collect it"
+                ) from error
             quarantine = out / "corrupt"
             quarantine.mkdir(exist_ok=True)
             os.replace(path, quarantine / path.name)
@@ -189,19 +207,26 @@ def _ensure_writable(out: Path) -> None:
         raise DataError(f"output directory {out} is not writable")
 
 
-def _print_summary(out: Path, variations: int, collected: int, attempts: list[int],
-                   seconds: float) -> None:
+def _print_summary(
+    out: Path, variations: int, collected: int, attempts: list[int], seconds: float
+) -> None:
     from daml.data import DemoDataset
 
     dataset = DemoDataset(out)
     total_bytes = sum(path.stat().st_size for path in dataset.paths)
     first = dataset[0]
-    print(f"dataset {out}: task={dataset.manifest.task} split={dataset.manifest.split} "
-          f"episodes={len(dataset)}/{variations} (collected now: {collected})")
-    print(f"  frames per demo: {first.robot_frames.shape[0]}  image: "
-          f"{first.robot_frames.shape[1]}x{first.robot_frames.shape[2]}  "
-          f"bytes/episode: {total_bytes / len(dataset):,.0f}")
+    print(
+        f"dataset {out}: task={dataset.manifest.task} split={dataset.manifest.split} "
+        f"episodes={len(dataset)}/{variations} (collected now: {collected})"
+    )
+    print(
+        f"  frames per demo: {first.robot_frames.shape[0]}  image: "
+        f"{first.robot_frames.shape[1]}x{first.robot_frames.shape[2]}  "
+        f"bytes/episode: {total_bytes / len(dataset):,.0f}"
+    )
     if attempts:
-        print(f"  expert success: {len(attempts)}/{sum(attempts)} attempts "
-              f"({100 * len(attempts) / sum(attempts):.1f}%)  time: {seconds:.1f} s "
-              f"({60 * len(attempts) / max(seconds, 1e-9):.1f} episodes/min)")
+        print(
+            f"  expert success: {len(attempts)}/{sum(attempts)} attempts "
+            f"({100 * len(attempts) / sum(attempts):.1f}%)  time: {seconds:.1f} s "
+            f"({60 * len(attempts) / max(seconds, 1e-9):.1f} episodes/min)"
+        )

@@ -31,8 +31,15 @@ def make_episode(rng: np.random.Generator, index: int) -> Episode:
 
 
 def make_dataset(root: Path, count: int) -> list[Episode]:
-    Manifest(task="push", split="train", variations=count, seed=0, image_px=PX,
-             control_hz=10.0, episode_steps=T).save(root)
+    Manifest(
+        task="push",
+        split="train",
+        variations=count,
+        seed=0,
+        image_px=PX,
+        control_hz=10.0,
+        episode_steps=T,
+    ).save(root)
     rng = np.random.default_rng(0)
     episodes = [make_episode(rng, i) for i in range(count)]
     for i, episode in enumerate(episodes):

@@ -1,0 +1,111 @@
+"""Meta-training throughput: one batched torch.func.vmap computation vs a per-task Python loop.
+
+Times full second-order meta-steps (inner step on the human video, outer BC loss, backward,
+Adam) of the same model on the same random meta-batch, and prints a markdown table.
+
+Examples:
+    .venv/bin/python benchmarks/meta_throughput.py                       # 4, 16, 64 tasks, CPU
+    .venv/bin/python benchmarks/meta_throughput.py --tasks 8 --paths vmap --repeats 5
+    .venv/bin/python benchmarks/meta_throughput.py --device cuda --tasks 4 16 64 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+
+from daml.config import MetaConfig, ModelConfig
+from daml.data import MetaBatch
+from daml.meta import Learner, meta_loss, meta_loss_per_task, trainable_params
+
+PATHS: dict[str, Callable] = {"vmap": meta_loss, "loop": meta_loss_per_task}
+
+
+def random_batch(tasks: int, frames: int, image_px: int, device: torch.device) -> MetaBatch:
+    """A meta-batch of uniform noise: human/robot frames uint8 (B, T, 3, H, W), states, actions."""
+    g = torch.Generator().manual_seed(0)
+    shape = (tasks, frames, 3, image_px, image_px)
+    actions = torch.rand(tasks, frames, 4, generator=g) * 2 - 1
+    return MetaBatch(
+        human_frames=torch.randint(0, 256, shape, generator=g, dtype=torch.uint8),
+        robot_frames=torch.randint(0, 256, shape, generator=g, dtype=torch.uint8),
+        robot_states=torch.rand(tasks, frames, 4, generator=g),
+        robot_actions=actions,
+    ).to(device)
+
+
+def time_meta_steps(
+    loss_fn: Callable, learner: Learner, batch: MetaBatch, warmup: int, repeats: int
+) -> float:
+    """Median seconds per meta-step (loss + backward + Adam step)."""
+    optimizer = torch.optim.Adam(trainable_params(learner.params, learner.meta_config), lr=1e-4)
+    device = batch.robot_actions.device
+    times = []
+    for index in range(warmup + repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        started = time.perf_counter()
+        loss, _ = loss_fn(learner.model, learner.params, batch, learner.meta_config)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if index >= warmup:
+            times.append(time.perf_counter() - started)
+    return sorted(times)[len(times) // 2]
+
+
+def machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
+    return (
+        f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads, "
+        f"torch {torch.__version__}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--tasks", type=int, nargs="+", default=[4, 16, 64], help="meta-batch sizes"
+    )
+    parser.add_argument("--frames", type=int, default=40, help="T frames per demo")
+    parser.add_argument("--image-px", type=int, default=64, help="square image side")
+    parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=list(PATHS))
+    parser.add_argument("--first-order", action="store_true", help="first-order inner step")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed meta-steps per case")
+    parser.add_argument("--repeats", type=int, default=3, help="timed meta-steps per case")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    model_config = ModelConfig(image_px=args.image_px, episode_steps=args.frames)
+    meta_config = MetaConfig(second_order=not args.first_order)
+    learner = Learner.create(model_config, meta_config, seed=0).to(device)
+    order = "first" if args.first_order else "second"
+    print(
+        f"DAML meta-step, {order} order, default model, T={args.frames}, "
+        f"{args.image_px}x{args.image_px}, {machine(device)}\n"
+    )
+    print("| tasks | " + " | ".join(f"{p} ms/step | {p} tasks/s" for p in args.paths) + " |")
+    print("|---:|" + "---:|---:|" * len(args.paths))
+    for tasks in args.tasks:
+        batch = random_batch(tasks, args.frames, args.image_px, device)
+        cells = []
+        for path in args.paths:
+            seconds = time_meta_steps(PATHS[path], learner, batch, args.warmup, args.repeats)
+            cells += [f"{seconds * 1e3:.0f}", f"{tasks / seconds:.1f}"]
+        print(f"| {tasks} | " + " | ".join(cells) + " |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

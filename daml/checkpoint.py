@@ -1,0 +1,167 @@
+"""The only module that reads and writes weights: meta-trained checkpoints and adapted policies.
+
+A checkpoint is one torch.save'd dict of plain types and tensors (format header, config JSON,
+params, optimizer state), written atomically and read with torch.load(weights_only=True).
+Must not import sim or cv2.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from daml import __version__
+from daml.config import RunConfig
+from daml.data import write_bytes_atomic
+from daml.errors import ConfigError, DataError
+from daml.meta import THETA_PREFIXES, param_shapes
+
+FORMAT_NAME = "daml-checkpoint"
+FORMAT_VERSION = 1
+KINDS = ("meta", "adapted")  # meta: theta + psi + alpha (+ optimizer); adapted: phi only
+
+# What a damaged or foreign file makes torch.load raise (measured: truncated zip ->
+# RuntimeError, random bytes -> KeyError, empty -> EOFError, disallowed pickle -> UnpicklingError).
+_LOAD_ERRORS = (
+    RuntimeError,
+    pickle.UnpicklingError,
+    EOFError,
+    KeyError,
+    ValueError,
+    OSError,
+    zipfile.BadZipFile,
+    UnicodeDecodeError,
+    AttributeError,
+    IndexError,
+    TypeError,
+)
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds.
+
+    Attributes:
+        kind: "meta" (meta-trained learner) or "adapted" (adapted policy params phi).
+        config: the run config (model + meta + train sections).
+        params: name -> tensor; meta: theta, psi, alpha; adapted: adapted theta.
+        step: meta-training steps done.
+        optimizer_state: Adam state_dict (meta checkpoints written during training).
+        best_val: best validation post-adaptation BC loss so far (None if not validated).
+        info: small JSON-able extras (e.g. where an adapted policy came from).
+    """
+
+    kind: str
+    config: RunConfig
+    params: dict[str, Tensor]
+    step: int = 0
+    optimizer_state: dict[str, Any] | None = None
+    best_val: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
+    """Write `checkpoint` to `path` atomically (temp file in the same dir + os.replace)."""
+    if checkpoint.kind not in KINDS:
+        raise ConfigError(f"checkpoint kind must be one of {KINDS}, got {checkpoint.kind!r}")
+    payload = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "daml_version": __version__,
+        "kind": checkpoint.kind,
+        "config": checkpoint.config.to_json(),
+        "params": {k: v.detach().cpu().clone() for k, v in checkpoint.params.items()},
+        "step": int(checkpoint.step),
+        "optimizer": checkpoint.optimizer_state,
+        "best_val": checkpoint.best_val,
+        "info": dict(checkpoint.info),
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_bytes_atomic(Path(path), buffer.getvalue())
+
+
+def load_checkpoint(
+    path: str | Path, kind: str | None = None, map_location: str | torch.device = "cpu"
+) -> Checkpoint:
+    """Read and check a checkpoint; DataError names the file and the fix if it is unusable.
+
+    Args:
+        path: file written by save_checkpoint.
+        kind: if given, the file must be of this kind ("meta" or "adapted").
+        map_location: device the tensors are loaded onto.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except _LOAD_ERRORS as error:
+        raise DataError(
+            f"checkpoint {path} is corrupt, truncated or not a daml checkpoint "
+            f"({type(error).__name__}); use a file written by `daml train` or `daml adapt`"
+        ) from error
+    _check_header(path, payload, kind)
+    try:
+        config = RunConfig.from_json(payload["config"], source=f"config in {path}")
+    except ConfigError as error:
+        raise DataError(f"checkpoint {path} holds an invalid config: {error}") from error
+    params = payload.get("params")
+    if not isinstance(params, dict) or not all(isinstance(v, Tensor) for v in params.values()):
+        raise DataError(f"checkpoint {path} has no parameter tensors; it is damaged")
+    _check_param_shapes(path, payload["kind"], config, params)
+    return Checkpoint(
+        kind=payload["kind"],
+        config=config,
+        params=params,
+        step=int(payload.get("step", 0)),
+        optimizer_state=payload.get("optimizer"),
+        best_val=payload.get("best_val"),
+        info=dict(payload.get("info") or {}),
+    )
+
+
+def _check_header(path: Path, payload: Any, kind: str | None) -> None:
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
+        raise DataError(
+            f"{path} is not a daml checkpoint (no {FORMAT_NAME!r} header); "
+            "use a file written by `daml train` or `daml adapt`"
+        )
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise DataError(
+            f"checkpoint {path} has format version {version}, this daml reads version "
+            f"{FORMAT_VERSION}; re-train it or use the daml version that wrote it"
+        )
+    if payload.get("kind") not in KINDS:
+        raise DataError(f"checkpoint {path} has unknown kind {payload.get('kind')!r}")
+    if kind is not None and payload["kind"] != kind:
+        wanted = {
+            "meta": "a meta-trained checkpoint (runs/NAME/best.pt or last.pt)",
+            "adapted": "an adapted policy written by `daml adapt`",
+        }[kind]
+        raise DataError(f"{path} is a {payload['kind']!r} checkpoint; expected {wanted}")
+
+
+def _check_param_shapes(path: Path, kind: str, config: RunConfig, params: dict) -> None:
+    """The params must be exactly those the config's model defines (names and shapes)."""
+    expected = param_shapes(config.model)
+    if kind == "adapted":
+        expected = {k: v for k, v in expected.items() if k.startswith(THETA_PREFIXES)}
+    missing = sorted(set(expected) - set(params))
+    extra = sorted(set(params) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(params) if expected[k] != tuple(params[k].shape))
+    if missing or extra or wrong:
+        detail = "; ".join(
+            f"{label} {names[:3]}{'...' if len(names) > 3 else ''}"
+            for label, names in (("missing", missing), ("unexpected", extra), ("bad shape", wrong))
+            if names
+        )
+        raise DataError(f"checkpoint {path} does not match its config ({detail}); it is damaged")

@@ -1,0 +1,155 @@
+"""Adapt the shipped model from a sample human video and run it in the sim (offline, CPU).
+
+Examples:
+    daml demo
+    daml demo --task push --out runs/demo_push
+    daml demo --video my_demo.mp4 --checkpoint runs/pp/best.pt
+    daml demo --make-sample --task pick_place        # (maintainers) render the shipped sample
+
+The sample video (daml/pretrained/<task>_human_demo.mp4) shows the sim's human-like
+demonstrator on a fixed test-split variation (objects and avatar look never seen in training);
+<video>.json next to it names that variation, which the robot then gets in the sim (without
+one, the fixed test variation is used). Writes <task>_rollout.mp4 and <task>_side_by_side.mp4
+(human video | robot rollout) to --out and prints whether the robot succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from daml.errors import DataError
+
+DEMO_SEED = 2018  # seeds the fixed test variation (through `daml eval`'s SimCases)
+DEMO_SPLIT = "test"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", default="pick_place", help="pick_place | push")
+    parser.add_argument("--video", help="human demo video (default: the shipped sample)")
+    parser.add_argument("--checkpoint", help="meta checkpoint (default: the shipped model)")
+    parser.add_argument("--out", help="output dir (default runs/demo; with --make-sample: "
+                        "the package's daml/pretrained)")  # fmt: skip
+    parser.add_argument(
+        "--make-sample", action="store_true", help="render the sample human video and exit"
+    )
+    parser.add_argument("--image-px", type=int, default=64, help="sample video size (default 64)")
+
+
+def run(args: argparse.Namespace) -> int:
+    inputs = None if args.make_sample else _inputs(args)  # before pybullet's import banner
+    import sim
+
+    if args.task not in sim.TASKS:
+        raise DataError(f"--task must be one of {sim.TASKS}, got {args.task!r}")
+    if args.make_sample:
+        return make_sample(sim, args.task, args.image_px, args.out)
+    return run_demo(sim, args, *inputs)
+
+
+def fixed_test_case(sim, task: str, env_config):
+    """The demo's variation and its human video: `daml eval`'s first test case for DEMO_SEED."""
+    from daml.commands.eval import SimCases
+
+    return next(iter(SimCases(task, DEMO_SPLIT, 1, DEMO_SEED, env_config)))
+
+
+def make_sample(sim, task: str, image_px: int, out: str | None) -> int:
+    """Render <out>/<task>_human_demo.mp4 and its .json sidecar (the variation it shows)."""
+    from daml.data import write_bytes_atomic
+    from daml.shipped import PRETRAINED_DIR, sample_human_video, sample_sidecar
+    from daml.video import write_video
+
+    env_config = sim.EnvConfig(image_px=image_px)
+    case = fixed_test_case(sim, task, env_config)
+    video = Path(out or PRETRAINED_DIR) / sample_human_video(task).name
+    write_video(video, case.human_frames, env_config.control_hz)
+    sidecar = {
+        "task": task, "split": DEMO_SPLIT, "seed": DEMO_SEED, "image_px": image_px,
+        "control_hz": env_config.control_hz, "variation": case.variation.to_dict(),
+        "reset_seed": case.reset_seed, "made_by": "daml demo --make-sample",
+    }  # fmt: skip
+    write_bytes_atomic(sample_sidecar(video), json.dumps(sidecar, indent=2).encode())
+    print(f"wrote {video} ({len(case.human_frames)} frames, {image_px}px) and its .json")
+    return 0
+
+
+def run_demo(sim, args: argparse.Namespace, checkpoint: Path, video: Path) -> int:
+    """Adapt on the video, roll out in the sim on the video's variation, write the mp4s."""
+    import time
+
+    import numpy as np
+    import torch
+
+    from daml.adapt import adapt_from_video, load_learner
+    from daml.evaluate import rollout
+    from daml.montage import side_by_side
+    from daml.video import read_video, write_video
+
+    started = time.perf_counter()
+    torch.set_num_threads(1)
+    learner, config = load_learner(checkpoint)
+    env_config = sim.EnvConfig(
+        image_px=config.model.image_px, episode_steps=config.model.episode_steps
+    )
+    variation, reset_seed, origin = _variation(sim, args.task, video, env_config)
+    policy = adapt_from_video(learner, video)
+    with sim.make_env(args.task, env_config) as env:
+        success, steps, frames, _ = rollout(env, policy, variation, reset_seed)
+    out = Path(args.out or "runs/demo")
+    rollout_path = write_video(
+        out / f"{args.task}_rollout.mp4", np.stack(frames), env_config.control_hz
+    )
+    human = read_video(video).frames
+    montage = side_by_side(human, np.stack(frames))
+    both = write_video(out / f"{args.task}_side_by_side.mp4", montage, env_config.control_hz)
+    print(
+        f"{args.task}: {'SUCCESS' if success else 'failure'} after {steps} steps "
+        f"(adapted on {video} in {policy.info['adapt_ms']:.0f} ms; variation: {origin}; "
+        f"{time.perf_counter() - started:.1f} s)\n-> {rollout_path}\n-> {both}"
+    )
+    return 0
+
+
+def _inputs(args: argparse.Namespace) -> tuple[Path, Path]:
+    """(checkpoint, video): the given ones or the shipped ones; DataError says how to get them."""
+    from daml.shipped import pretrained_checkpoint, sample_human_video
+
+    checkpoint = Path(args.checkpoint) if args.checkpoint else pretrained_checkpoint(args.task)
+    if not checkpoint.is_file():
+        raise DataError(
+            f"no model at {checkpoint}; train one (`daml collect --task {args.task} --split train "
+            f"--out data/{args.task}` then `daml train --data data/{args.task} --out runs/NAME`) "
+            "and pass --checkpoint runs/NAME/best.pt"
+        )
+    video = Path(args.video) if args.video else sample_human_video(args.task)
+    if not video.is_file():
+        raise DataError(
+            f"no human video at {video}; pass --video PATH or render the sample with "
+            f"`daml demo --make-sample --task {args.task}`"
+        )
+    return checkpoint, video
+
+
+def _variation(sim, task: str, video: Path, env_config) -> tuple:
+    """(variation, env reset seed, where it came from): the video's .json, else the fixed one."""
+    from daml.shipped import sample_sidecar
+
+    sidecar = sample_sidecar(video)
+    if sidecar.is_file():
+        try:
+            raw = json.loads(sidecar.read_text())
+            variation = sim.Variation.from_dict(raw["variation"])
+            reset_seed = int(raw["reset_seed"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            raise DataError(
+                f"{sidecar} is not a sample description ({error}); delete it"
+            ) from error
+        if variation.task != task:
+            raise DataError(
+                f"{video} shows a {variation.task} variation; pass --task {variation.task}"
+            )
+        return variation, reset_seed, str(sidecar)
+    case = fixed_test_case(sim, task, env_config)
+    return case.variation, case.reset_seed, f"fixed {DEMO_SPLIT} variation (seed {DEMO_SEED})"

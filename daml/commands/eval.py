@@ -1,0 +1,167 @@
+"""One-shot success rate on held-out variations in the sim: adapt on each human video, roll out.
+
+Examples:
+    daml eval --checkpoint runs/pp/best.pt --data data/pick_place_test
+    daml eval --checkpoint runs/pp/best.pt --task pick_place --split test --variations 50
+    daml eval --checkpoint runs/pp/best.pt --data data/push_test --limit 20 \\
+        --out runs/pp/eval_push.json --videos runs/pp/eval_videos
+
+--data uses each episode's variation and stored human video; --task/--split/--variations
+samples variations and renders their human videos on the fly (sim.human_demo). Success is
+info["success"] after env.episode_steps steps. The JSON report holds the success rate, its 95%
+Wilson interval and one record per episode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from daml.errors import ConfigError, DataError
+
+MAX_DEMO_ATTEMPTS = 10  # human demos that fail are re-sampled, as `daml collect` does
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, help="meta checkpoint (runs/NAME/best.pt)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="held-out dataset dir (daml collect --split test)")
+    source.add_argument("--task", help="sample variations on the fly: pick_place | push")
+    parser.add_argument("--split", default="test", help="object split with --task (default test)")
+    parser.add_argument("--variations", type=int, default=20, help="variations with --task")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N episodes of --data")
+    parser.add_argument("--seed", type=int, default=0, help="seeds sampling and env resets")
+    parser.add_argument("--out", help="JSON report (default: <checkpoint dir>/eval_<name>.json)")
+    parser.add_argument("--videos", help="write each rollout as an mp4 into this dir")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: the small policy gains nothing from more, and "
+        "extra threads spin on a busy CPU)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sim
+    from daml.adapt import adapt_from_frames, load_learner
+    from daml.data import write_bytes_atomic
+    from daml.evaluate import evaluate
+    from daml.train import resolve_device, set_threads
+
+    set_threads(args.threads)
+    learner, config = load_learner(args.checkpoint, resolve_device(args.device))
+    if args.data:
+        cases = DatasetCases(sim, args.data, args.limit, args.seed)
+    else:
+        env_config = sim.EnvConfig(
+            image_px=config.model.image_px, episode_steps=config.model.episode_steps
+        )
+        cases = SimCases(args.task, args.split, args.variations, args.seed, env_config)
+    report = evaluate(
+        lambda: sim.make_env(cases.task, cases.env_config),
+        lambda frames: adapt_from_frames(learner, frames),
+        cases,
+        video_dir=args.videos,
+        video_writer=_video_writer(cases.env_config.control_hz) if args.videos else None,
+        progress=not args.no_progress,
+    )
+    result = {"checkpoint": args.checkpoint, "source": cases.name, **report.to_dict()}
+    default_out = Path(args.checkpoint).parent / f"eval_{Path(cases.name).name}.json"
+    out = Path(args.out) if args.out else default_out
+    write_bytes_atomic(out, json.dumps(result, indent=2).encode())
+    print(
+        f"success {report.successes}/{report.trials} = {result['success_rate']:.1%} "
+        f"(95% CI {result['ci95_low']:.1%}-{result['ci95_high']:.1%}) -> {out}"
+    )
+    return 0
+
+
+class DatasetCases:
+    """EvalCases from a dataset's episodes (variation + stored human demo), read lazily."""
+
+    def __init__(self, sim, root: str, limit: int | None, seed: int) -> None:
+        from daml.data import DemoDataset
+
+        if limit is not None and limit < 1:
+            raise ConfigError(f"--limit must be >= 1, got {limit}")
+        self.dataset = DemoDataset(root)
+        manifest = self.dataset.manifest
+        self.task, self.name, self.seed = manifest.task, str(root), seed
+        self.count = len(self.dataset) if limit is None else min(limit, len(self.dataset))
+        self.env_config = sim.EnvConfig(
+            image_px=manifest.image_px,
+            control_hz=int(manifest.control_hz),
+            episode_steps=manifest.episode_steps,
+        )
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator:
+        import sim
+        from daml.evaluate import EvalCase
+
+        for index in range(self.count):
+            episode = self.dataset[index]
+            yield EvalCase(
+                name=self.dataset.paths[index].name,
+                variation=sim.Variation.from_dict(episode.variation["variation"]),
+                human_frames=episode.human_frames,
+                reset_seed=_reset_seed(self.seed, index),
+            )
+
+
+class SimCases:
+    """EvalCases sampled on the fly: variation, avatar look and human demo from the sim."""
+
+    def __init__(self, task: str, split: str, count: int, seed: int, env_config) -> None:
+        if count < 1:
+            raise ConfigError(f"--variations must be >= 1, got {count}")
+        self.task, self.split, self.count, self.seed = task, split, count, seed
+        self.env_config, self.name = env_config, f"{task}_{split}"
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator:
+        import sim
+        from daml.evaluate import EvalCase
+
+        with sim.make_env(self.task, self.env_config) as env:
+            for index in range(self.count):
+                variation, frames = self._demo(sim, env, index)
+                yield EvalCase(
+                    f"{self.task}/{self.split}/{index}", variation, frames,
+                    _reset_seed(self.seed, index),
+                )  # fmt: skip
+
+    def _demo(self, sim, env, index: int) -> tuple[object, np.ndarray]:
+        for attempt in range(MAX_DEMO_ATTEMPTS):
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, index, attempt]))
+            variation = sim.sample_variation(self.task, self.split, rng)
+            look = sim.sample_look(self.split, rng)
+            human = sim.human_demo(env, variation, look, seed=int(rng.integers(2**31 - 1)))
+            if human["success"]:
+                return variation, human["frames"]
+        raise DataError(
+            f"the human demonstrator failed {MAX_DEMO_ATTEMPTS} sampled {self.task} variations "
+            f"in a row (variation {index}); the simulator is broken"
+        )
+
+
+def _reset_seed(seed: int, index: int) -> int:
+    """env.reset seed of rollout `index`: independent of the demo's seeds."""
+    return int(np.random.SeedSequence([seed, index, 1_000_003]).generate_state(1)[0])
+
+
+def _video_writer(fps: float):
+    from daml.video import write_video
+
+    return lambda path, frames: write_video(path, frames, fps)

@@ -1,0 +1,70 @@
+"""Meta-train encoder, policy and learned temporal loss on a dataset of demo pairs.
+
+Examples:
+    daml train --data data/pick_place --val-data data/pick_place_val --out runs/pp
+    daml train --data data/pick_place --out runs/pp --steps 5000 --config cfg.json
+    daml train --data data/pick_place --out runs/pp --resume --steps 8000
+    daml train --data data/pick_place --out runs/pp_gpu --device cuda
+
+The run dir gets config.json, metrics.jsonl, learning_curve.png, last.pt, best.pt (lowest
+validation post-adaptation BC loss; needs --val-data) and step_NNNNNN.pt every
+train.checkpoint_every steps. cfg.json may hold any subset of {"model": {...}, "meta": {...},
+"train": {...}}.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from daml.config import RunConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="training dataset dir (daml collect)")
+    parser.add_argument("--out", required=True, help="run dir, e.g. runs/NAME")
+    parser.add_argument("--val-data", help="held-out dataset dir for validation and best.pt")
+    parser.add_argument("--steps", type=int, help="total meta-steps (overrides train.steps)")
+    parser.add_argument("--config", help="JSON run config (partial is fine)")
+    parser.add_argument("--seed", type=int, help="overrides train.seed")
+    parser.add_argument("--resume", action="store_true", help="continue runs/NAME/last.pt")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads (on a busy shared CPU, 1 is often fastest)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from daml.train import load_run_config, set_threads, train
+
+    set_threads(args.threads)
+
+    if args.resume and args.config:
+        config = RunConfig.load(args.config)
+    elif args.resume:
+        config = load_run_config(args.out)
+    else:
+        config = RunConfig.load(args.config) if args.config else RunConfig()
+    overrides = {}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    config = replace(config, train=replace(config.train, **overrides))
+    result = train(
+        config,
+        args.data,
+        args.out,
+        val_dir=args.val_data,
+        resume=args.resume,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    val = result.last_val
+    summary = (
+        f"; val BC pre {val['pre_bc']:.4f} -> post-adaptation {val['post_bc']:.4f}" if val else ""
+    )
+    print(f"trained {result.step} steps -> {result.last_checkpoint}{summary}")
+    return 0

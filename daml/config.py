@@ -1,0 +1,188 @@
+"""Dataclass configs of the learner (model, meta-learning, training loop), validated and JSON-able.
+
+Pure data: must not import torch, sim or any runtime module.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from daml.errors import ConfigError
+
+INNER_SOURCES = ("human_video", "robot_demo")  # what the inner step adapts on (MetaConfig)
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+@dataclass
+class ModelConfig:
+    """Encoder, policy and learned temporal loss sizes (sim reference settings: DESIGN.md)."""
+
+    image_px: int = 64  # square RGB input side; `daml train` takes it from the dataset manifest
+    episode_steps: int = 40  # T frames per demo; `daml train` takes it from the dataset manifest
+    conv_channels: tuple[int, ...] = (16, 16, 16)  # filters per conv layer
+    conv_strides: tuple[int, ...] = (2, 2, 1)  # stride per conv layer
+    conv_kernel: int = 5  # square kernel side of every conv layer
+    hidden_sizes: tuple[int, ...] = (100, 100)  # policy MLP widths; the last is the adapted layer
+    bias_transform_dim: int = 10  # learned vector concatenated to the policy input (MIL)
+    aux_head: bool = True  # predict the final end-effector position from the image features
+    temporal_channels: int = 32  # filters of the learned temporal loss
+    temporal_kernel: int = 10  # temporal kernel length (frames) of its first two layers
+    temporal_out: int = 4  # output channels of the temporal loss (released: the action size)
+    temporal_loss_scale: float = 50.0  # loss = mean((scale * out)^2) (released setting)
+    state_mean: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)  # robot-state normaliser; set from data
+    state_std: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)
+
+    def __post_init__(self) -> None:
+        self.conv_channels = tuple(int(c) for c in self.conv_channels)
+        self.conv_strides = tuple(int(s) for s in self.conv_strides)
+        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
+        self.state_mean = tuple(float(v) for v in self.state_mean)
+        self.state_std = tuple(float(v) for v in self.state_std)
+        _require(self.image_px >= 8, f"image_px must be >= 8, got {self.image_px}")
+        _require(self.episode_steps >= 2, f"episode_steps must be >= 2, got {self.episode_steps}")
+        _require(
+            len(self.conv_channels) >= 1 and len(self.conv_channels) == len(self.conv_strides),
+            f"conv_channels {self.conv_channels} and conv_strides {self.conv_strides} must be "
+            "non-empty and of equal length",
+        )
+        _require(
+            all(c > 0 for c in self.conv_channels) and all(s in (1, 2) for s in self.conv_strides),
+            f"conv_channels must be positive and conv_strides 1 or 2, got "
+            f"{self.conv_channels} / {self.conv_strides}",
+        )
+        _require(self.conv_kernel % 2 == 1, f"conv_kernel must be odd, got {self.conv_kernel}")
+        final_px = self.image_px
+        for stride in self.conv_strides:
+            final_px = math.ceil(final_px / stride)
+        _require(
+            final_px >= 2, f"image_px {self.image_px} is too small for strides {self.conv_strides}"
+        )
+        _require(
+            len(self.hidden_sizes) >= 1 and all(h > 0 for h in self.hidden_sizes),
+            f"hidden_sizes must be non-empty and positive, got {self.hidden_sizes}",
+        )
+        _require(self.bias_transform_dim >= 0, "bias_transform_dim must be >= 0")
+        _require(
+            self.temporal_channels > 0 and self.temporal_kernel > 0 and self.temporal_out > 0,
+            "temporal_channels, temporal_kernel and temporal_out must be positive",
+        )
+        _require(self.temporal_loss_scale > 0, "temporal_loss_scale must be positive")
+        _require(
+            len(self.state_mean) == 4 and len(self.state_std) == 4,
+            f"state_mean/state_std need 4 values, got {self.state_mean} / {self.state_std}",
+        )
+        _require(all(s > 0 for s in self.state_std), f"state_std must be > 0: {self.state_std}")
+
+
+@dataclass
+class MetaConfig:
+    """The bi-level algorithm: inner adaptation from the human video, outer behaviour cloning.
+
+    Baselines share the code: inner_source="robot_demo" adapts with the BC loss of the robot
+    demo (MIL-style oracle, actions available); inner_steps=0 is plain behaviour cloning.
+    """
+
+    inner_steps: int = 1  # K inner gradient steps (sim: 1, real: 5); 0: plain BC, no adaptation
+    inner_source: str = "human_video"  # "human_video": learned temporal loss on the human video
+    # (DAML); "robot_demo": BC loss on the robot demo with its actions (MIL oracle baseline)
+    inner_lr: float = 0.01  # alpha's initial value
+    learn_inner_lr: bool = True  # learn one alpha per parameter tensor (Meta-SGD style)
+    inner_grad_clip: float = 10.0  # inner gradients clipped elementwise to +-this
+    second_order: bool = True  # False: first-order, only theta learns (psi and alpha get no grad)
+    aux_loss_weight: float = 0.1  # weight of the final end-effector position loss
+    gripper_loss_weight: float = 1.0  # weight of the gripper BCE in the behaviour-cloning loss
+
+    def __post_init__(self) -> None:
+        _require(self.inner_steps >= 0, f"inner_steps must be >= 0, got {self.inner_steps}")
+        _require(
+            self.inner_source in INNER_SOURCES,
+            f"meta.inner_source must be one of {INNER_SOURCES}, got {self.inner_source!r}",
+        )
+        _require(self.inner_lr > 0, f"inner_lr must be positive, got {self.inner_lr}")
+        _require(self.inner_grad_clip > 0, "inner_grad_clip must be positive")
+        _require(self.aux_loss_weight >= 0, "aux_loss_weight must be >= 0")
+        _require(self.gripper_loss_weight >= 0, "gripper_loss_weight must be >= 0")
+
+
+@dataclass
+class TrainConfig:
+    """The meta-training loop."""
+
+    steps: int = 3000  # total meta-steps (outer Adam updates)
+    meta_batch: int = 8  # task variations per meta-step
+    outer_lr: float = 1e-3  # Adam learning rate on theta, psi and alpha
+    seed: int = 0  # seeds parameter init and the batch order
+    log_every: int = 10  # write mean training metrics every N steps
+    val_every: int = 250  # validate (pre/post-adaptation BC loss) every N steps
+    val_tasks: int = 32  # held-out variations used per validation (the first N of --val-data)
+    checkpoint_every: int = 500  # write step_NNNNNN.pt and last.pt every N steps
+    batching: str = "vmap"  # "vmap": one batched computation; "loop": per-task loop (same
+    # math; ~2x faster on a small CPU, see benchmarks/meta_throughput.py)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "meta_batch", "log_every", "val_every", "val_tasks"):
+            _require(getattr(self, name) >= 1, f"train.{name} must be >= 1")
+        _require(self.checkpoint_every >= 1, "train.checkpoint_every must be >= 1")
+        _require(self.outer_lr > 0, f"train.outer_lr must be positive, got {self.outer_lr}")
+        _require(
+            self.batching in ("vmap", "loop"),
+            f"train.batching must be 'vmap' or 'loop', got {self.batching!r}",
+        )
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs; saved as `config.json` in the run dir and inside checkpoints."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    meta: MetaConfig = field(default_factory=MetaConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
+        """Build from a (possibly partial) dict; unknown keys raise ConfigError."""
+        if not isinstance(raw, dict):
+            raise ConfigError(f"a run config must be a JSON object, got {type(raw).__name__}")
+        sections = {"model": ModelConfig, "meta": MetaConfig, "train": TrainConfig}
+        unknown = sorted(set(raw) - set(sections))
+        _require(not unknown, f"unknown config sections {unknown}; expected {sorted(sections)}")
+        built = {}
+        for name, section_cls in sections.items():
+            values = raw.get(name, {})
+            known = {f.name for f in fields(section_cls)}
+            bad = sorted(set(values) - known)
+            _require(not bad, f"unknown {name} config keys {bad}; known: {sorted(known)}")
+            try:
+                built[name] = section_cls(**values)
+            except TypeError as error:
+                raise ConfigError(f"bad {name} config: {error}") from error
+        return cls(**built)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "config") -> RunConfig:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{source} is not valid JSON: {error}") from error
+        return cls.from_dict(raw)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        return cls.from_json(path.read_text(), source=str(path))

@@ -1,0 +1,350 @@
+"""The meta-training loop: dataset -> meta-batches -> DAML outer updates -> metrics and checkpoints.
+
+Reads top to bottom (CleanRL style). Must not import sim or cv2.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from daml.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from daml.config import RunConfig
+from daml.data import DemoDataset, MetaBatch, MetaBatchLoader, write_bytes_atomic
+from daml.errors import ConfigError, DataError
+from daml.meta import (
+    FIRST_ORDER_WARNING,
+    Learner,
+    meta_loss,
+    meta_loss_per_task,
+    trainable_params,
+    validation_losses,
+)
+
+CONFIG_NAME = "config.json"
+METRICS_NAME = "metrics.jsonl"
+CURVE_NAME = "learning_curve.png"
+LAST_NAME = "last.pt"
+BEST_NAME = "best.pt"
+STATE_STATS_EPISODES = 64  # episodes read to standardise the robot state
+MIN_STATE_STD = 1e-2  # floor for near-constant state dims (e.g. a fixed height)
+
+
+@dataclass
+class TrainResult:
+    """Where a finished run left things."""
+
+    run_dir: Path
+    step: int
+    last_checkpoint: Path
+    best_checkpoint: Path | None
+    last_val: dict[str, float] | None
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> cuda if available else cpu; 'cuda' without a GPU raises ConfigError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name} requested but no CUDA device is available; use cpu")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def set_threads(threads: int | None) -> None:
+    """torch CPU threads for this process (None: leave torch's default)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+
+
+def load_run_config(run_dir: str | Path) -> RunConfig:
+    """The config saved in a run dir (what `--resume` continues with)."""
+    path = Path(run_dir) / CONFIG_NAME
+    if not path.is_file():
+        raise DataError(f"{run_dir} has no {CONFIG_NAME}; it is not a daml run dir")
+    return RunConfig.load(path)
+
+
+def fit_to_dataset(config: RunConfig, dataset: DemoDataset) -> RunConfig:
+    """Take image size, T and robot-state statistics from the training data."""
+    states = np.concatenate(
+        [dataset[i].robot_states for i in range(min(len(dataset), STATE_STATS_EPISODES))]
+    )
+    model = replace(
+        config.model,
+        image_px=dataset.manifest.image_px,
+        episode_steps=dataset.manifest.episode_steps,
+        state_mean=tuple(float(v) for v in states.mean(axis=0)),
+        state_std=tuple(max(float(v), MIN_STATE_STD) for v in states.std(axis=0)),
+    )
+    return replace(config, model=model)
+
+
+@dataclass
+class RunState:
+    """What a run carries from step to step (and what last.pt restores)."""
+
+    config: RunConfig
+    learner: Learner
+    optimizer: torch.optim.Optimizer
+    step: int
+    best_val: float  # best validation post-adaptation BC loss (inf: none yet)
+
+
+def train(
+    config: RunConfig,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    val_dir: str | Path | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    progress: bool = True,
+) -> TrainResult:
+    """Meta-train until config.train.steps; resume continues last.pt's step, optimizer and batches.
+
+    With `resume`, `config` must equal the run's saved config except for train.steps. Batches
+    depend only on (seed, step) and nothing else draws random numbers, so 2 + 2 resumed steps
+    give the same params as 4 straight ones.
+    """
+    run_dir, torch_device = Path(out_dir), resolve_device(device)
+    dataset = DemoDataset(data_dir)
+    # 1. params and optimizer: fresh, or restored from last.pt
+    run = _start_run(config, dataset, run_dir, resume, torch_device)
+    config = run.config
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(run_dir / CONFIG_NAME, config.to_json().encode())
+    metrics = MetricsLog(run_dir / METRICS_NAME, keep_until_step=run.step if resume else -1)
+    if not config.meta.second_order and config.meta.inner_steps > 0:
+        tqdm.write(f"warning: {FIRST_ORDER_WARNING}")
+
+    # 2. validation batches: the first val_tasks held-out variations, fixed for the whole run
+    val_batches = _val_batches(val_dir, config, torch_device) if val_dir else []
+    last_val = None
+    if val_batches and run.step == 0:
+        last_val = metrics.append(0, "val", _validate(run.learner, val_batches))
+
+    # 3. the loop: sample tasks, adapt on each human video, BC on its robot demo, Adam
+    loader = MetaBatchLoader(dataset, config.train.meta_batch, config.train.seed, run.step)
+    batches = iter(loader)
+    window = TrainWindow(config.train.meta_batch)
+    bar = tqdm(total=config.train.steps, initial=run.step, desc="meta-train", disable=not progress)
+    try:
+        while run.step < config.train.steps:
+            window.add(_meta_step(run, next(batches).to(torch_device)))
+            run.step += 1
+            bar.update(1)
+            if _due(run, config.train.log_every):
+                record = metrics.append(run.step, "train", window.flush())
+                bar.set_postfix(loss=f"{record['total']:.4f}")
+            if val_batches and _due(run, config.train.val_every):
+                last_val = metrics.append(run.step, "val", _validate(run.learner, val_batches))
+                if last_val["post_bc"] < run.best_val:
+                    run.best_val = last_val["post_bc"]
+                    _save(run_dir / BEST_NAME, run)
+                plot_learning_curve(metrics.records(), run_dir / CURVE_NAME)
+            if run.step % config.train.checkpoint_every == 0:
+                _save(run_dir / f"step_{run.step:06d}.pt", run)
+            if _due(run, config.train.checkpoint_every):
+                _save(run_dir / LAST_NAME, run)
+    finally:
+        batches.close()
+        bar.close()
+    plot_learning_curve(metrics.records(), run_dir / CURVE_NAME)
+    best = run_dir / BEST_NAME
+    return TrainResult(
+        run_dir, run.step, run_dir / LAST_NAME, best if best.exists() else None, last_val
+    )
+
+
+def _start_run(
+    config: RunConfig, dataset: DemoDataset, run_dir: Path, resume: bool, device: torch.device
+) -> RunState:
+    if resume:
+        checkpoint = load_checkpoint(run_dir / LAST_NAME, kind="meta")
+        _check_resume_config(checkpoint.config, config)
+        config = replace(checkpoint.config, train=config.train)
+        learner = Learner(config.model, config.meta, checkpoint.params).to(device)
+    else:
+        if (run_dir / LAST_NAME).exists():
+            raise ConfigError(
+                f"{run_dir} already holds a run ({LAST_NAME}); pass --resume to continue it "
+                "or choose another --out"
+            )
+        checkpoint = None
+        config = fit_to_dataset(config, dataset)
+        learner = Learner.create(config.model, config.meta, config.train.seed).to(device)
+    _check_dataset(dataset, config, "training data")
+    if config.train.meta_batch > len(dataset):
+        raise ConfigError(
+            f"train.meta_batch {config.train.meta_batch} exceeds the {len(dataset)} episodes "
+            f"in {dataset.root}; lower it or collect more variations"
+        )
+    optimizer = torch.optim.Adam(
+        trainable_params(learner.params, config.meta), lr=config.train.outer_lr
+    )
+    if checkpoint is None:
+        return RunState(config, learner, optimizer, 0, math.inf)
+    optimizer.load_state_dict(checkpoint.optimizer_state)
+    best_val = math.inf if checkpoint.best_val is None else checkpoint.best_val
+    return RunState(config, learner, optimizer, checkpoint.step, best_val)
+
+
+def _meta_step(run: RunState, batch: MetaBatch) -> dict[str, float]:
+    """One outer Adam update on a meta-batch; returns its float metrics."""
+    learner = run.learner
+    loss_fn = meta_loss if run.config.train.batching == "vmap" else meta_loss_per_task
+    loss, step_metrics = loss_fn(learner.model, learner.params, batch, learner.meta_config)
+    if not torch.isfinite(loss):
+        raise ConfigError(
+            f"outer loss became {loss.item()} at step {run.step}; lower train.outer_lr "
+            "or meta.inner_lr"
+        )
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    run.optimizer.step()
+    return step_metrics
+
+
+def _due(run: RunState, every: int) -> bool:
+    return run.step % every == 0 or run.step == run.config.train.steps
+
+
+def _check_resume_config(saved: RunConfig, given: RunConfig) -> None:
+    def comparable(config: RunConfig) -> dict:
+        raw = config.to_dict()
+        raw["train"].pop("steps")
+        raw.pop("model")  # fitted to the dataset at the start of the run
+        return raw
+
+    if comparable(saved) != comparable(given):
+        raise ConfigError(
+            "the given config differs from the run's saved config; --resume continues with "
+            "the saved one (only --steps may change)"
+        )
+
+
+def _check_dataset(dataset: DemoDataset, config: RunConfig, what: str) -> None:
+    manifest = dataset.manifest
+    got = (manifest.image_px, manifest.episode_steps)
+    if got != (config.model.image_px, config.model.episode_steps):
+        raise DataError(
+            f"{what} {dataset.root} has image_px={got[0]}, episode_steps={got[1]}; the model "
+            f"expects image_px={config.model.image_px}, episode_steps={config.model.episode_steps}"
+        )
+
+
+def _val_batches(val_dir: str | Path, config: RunConfig, device: torch.device) -> list[MetaBatch]:
+    dataset = DemoDataset(val_dir)
+    _check_dataset(dataset, config, "validation data")
+    count = min(config.train.val_tasks, len(dataset))
+    size = config.train.meta_batch
+    return [
+        MetaBatch.from_episodes([dataset[i] for i in range(start, min(start + size, count))]).to(
+            device
+        )
+        for start in range(0, count, size)
+    ]
+
+
+def _validate(learner: Learner, batches: list[MetaBatch]) -> dict[str, float]:
+    """Task-weighted mean of validation_losses over the fixed validation batches."""
+    totals: dict[str, float] = defaultdict(float)
+    count = 0
+    for batch in batches:
+        for key, value in validation_losses(
+            learner.model, learner.params, batch, learner.meta_config
+        ).items():
+            totals[key] += value * len(batch)
+        count += len(batch)
+    return {key: value / count for key, value in totals.items()}
+
+
+def _save(path: Path, run: RunState) -> None:
+    best = None if math.isinf(run.best_val) else run.best_val
+    state = run.optimizer.state_dict()
+    save_checkpoint(path, Checkpoint("meta", run.config, run.learner.params, run.step, state, best))
+
+
+class TrainWindow:
+    """Mean step metrics between two log lines, plus the meta-training throughput."""
+
+    def __init__(self, meta_batch: int) -> None:
+        self.meta_batch = meta_batch
+        self.values: dict[str, list[float]] = defaultdict(list)
+        self.started = time.perf_counter()
+
+    def add(self, step_metrics: dict[str, float]) -> None:
+        for key, value in step_metrics.items():
+            self.values[key].append(value)
+
+    def flush(self) -> dict[str, float]:
+        """The window's means and tasks/s; starts a new window."""
+        record = {key: float(np.mean(values)) for key, values in self.values.items()}
+        steps = len(next(iter(self.values.values()), []))
+        record["tasks_per_s"] = steps * self.meta_batch / (time.perf_counter() - self.started)
+        self.values, self.started = defaultdict(list), time.perf_counter()
+        return record
+
+
+class MetricsLog:
+    """`metrics.jsonl`: one JSON record per line; lines after `keep_until_step` are dropped
+    (a resumed run redoes them; a fresh run passes -1)."""
+
+    def __init__(self, path: Path, keep_until_step: int) -> None:
+        self.path = path
+        kept = [r for r in self.records() if r["step"] <= keep_until_step]
+        text = "".join(json.dumps(r) + "\n" for r in kept)
+        write_bytes_atomic(path, text.encode())
+
+    def records(self) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        lines = self.path.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def append(self, step: int, split: str, values: dict[str, float]) -> dict[str, float]:
+        with self.path.open("a") as handle:
+            handle.write(json.dumps({"step": step, "split": split, **values}) + "\n")
+        return values
+
+
+def plot_learning_curve(records: list[dict], png_path: Path) -> None:
+    """Train outer loss and validation pre/post-adaptation BC loss vs step, as a PNG (atomic)."""
+    from matplotlib.figure import Figure  # Agg canvas, no pyplot global state
+
+    figure = Figure(figsize=(7, 4), dpi=100)
+    axes = figure.add_subplot()
+    series = [
+        ("train", "total", "train outer loss", "tab:gray"),
+        ("train", "bc", "train BC (post-adapt)", "tab:blue"),
+        ("val", "pre_bc", "val BC pre-adapt", "tab:orange"),
+        ("val", "post_bc", "val BC post-adapt", "tab:green"),
+    ]
+    for split, key, label, color in series:
+        points = [(r["step"], r[key]) for r in records if r["split"] == split and key in r]
+        if points:
+            steps, values = zip(*points, strict=True)
+            axes.plot(steps, values, label=label, color=color, marker="." if split == "val" else "")
+    axes.set_xlabel("meta-step")
+    axes.set_ylabel("loss")
+    if all(value > 0 for line in axes.get_lines() for value in line.get_ydata()):
+        axes.set_yscale("log")
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="upper right", fontsize="small")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    write_bytes_atomic(png_path, buffer.getvalue())

@@ -1,0 +1,241 @@
+"""Shared fixtures: tiny learner configs and a tiny synthetic-but-learnable demo dataset.
+
+The synthetic task family: two coloured squares (red, green) at random places; the robot must
+move its end effector to the target square and close the gripper there. The robot camera shows
+both squares, so the target is ambiguous without the human video, which shows only the target
+square and a "hand" moving to it. Adapting on the video is therefore the only way to know where
+to go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from daml.config import MetaConfig, ModelConfig, RunConfig, TrainConfig
+from daml.data import Episode, Manifest, episode_path, save_episode
+
+# The dev box has 2 shared cores: two OpenMP threads on a busy core spin-wait and run ~5x
+# slower than one, and the tiny test models gain nothing from a second thread.
+torch.set_num_threads(1)
+
+TINY_PX = 16
+TINY_T = 8
+SQUARE_COLORS = np.array([[230, 40, 40], [40, 220, 40]], dtype=np.uint8)
+HAND_COLOR = np.array([230, 200, 60], dtype=np.uint8)
+EE_COLOR = np.array([255, 255, 255], dtype=np.uint8)
+EE_STEP = 0.12  # end-effector travel per unit action, in the unit square
+GRASP_RADIUS = 0.08
+
+
+def _draw(image: np.ndarray, xy: np.ndarray, color: np.ndarray, radius: int) -> None:
+    px = image.shape[0]
+    cx, cy = (int(round(v * (px - 1))) for v in xy)
+    image[max(cy - radius, 0) : cy + radius + 1, max(cx - radius, 0) : cx + radius + 1] = color
+
+
+def render_robot_view(squares: np.ndarray, ee: np.ndarray, image_px: int) -> np.ndarray:
+    """uint8 (px, px, 3): both squares and the end effector (a white dot)."""
+    image = np.full((image_px, image_px, 3), 20, np.uint8)
+    for k in range(2):
+        _draw(image, squares[k], SQUARE_COLORS[k], 1)
+    _draw(image, ee, EE_COLOR, 0)
+    return image
+
+
+def synthetic_episode(rng: np.random.Generator, image_px: int, steps: int) -> Episode:
+    """One variation of the two-squares task (frames (T, px, px, 3) uint8)."""
+    target = int(rng.integers(2))
+    squares = rng.uniform(0.15, 0.85, (2, 2))
+    while np.linalg.norm(squares[0] - squares[1]) < 0.35:
+        squares = rng.uniform(0.15, 0.85, (2, 2))
+    ee = rng.uniform(0.1, 0.9, 2)
+    robot_frames, human_frames, states, actions = [], [], [], []
+    grip = -1.0  # the state shows the opening left by the previous action
+    for _ in range(steps):
+        states.append([ee[0], ee[1], 0.0, 0.0 if grip > 0 else 0.04])
+        delta = squares[target] - ee
+        move = np.clip(delta / EE_STEP, -1.0, 1.0)
+        grip = 1.0 if np.linalg.norm(delta) < GRASP_RADIUS else -1.0
+        actions.append([move[0], move[1], 0.0, grip])
+        robot_frames.append(render_robot_view(squares, ee, image_px))
+        human = np.full((image_px, image_px, 3), 60, np.uint8)
+        _draw(human, squares[target], SQUARE_COLORS[target], 1)
+        _draw(human, ee + rng.normal(0.0, 0.02, 2), HAND_COLOR, 1)
+        human_frames.append(human)
+        ee = ee + move * EE_STEP
+    return Episode(
+        robot_frames=np.stack(robot_frames),
+        robot_states=np.asarray(states, np.float32),
+        robot_actions=np.asarray(actions, np.float32),
+        human_frames=np.stack(human_frames),
+        variation={"target": target, "squares": squares.tolist()},
+    )
+
+
+class SquaresEnv:
+    """The two-squares task as an env (the daml obs/action contract), for rollouts in tests.
+
+    reset(variation={"target", "squares"}) places the squares; success: the end effector ends
+    within SUCCESS_RADIUS of the target square (reaching; the gripper is scored by BC loss).
+    """
+
+    SUCCESS_RADIUS = 0.1
+
+    def __init__(self, image_px: int = TINY_PX, episode_steps: int = TINY_T) -> None:
+        self.image_px, self.episode_steps = image_px, episode_steps
+        self.closed = False
+
+    def reset(self, seed: int | None = None, variation: dict | None = None):
+        rng = np.random.default_rng(seed)
+        self.target = int(variation["target"])
+        self.squares = np.asarray(variation["squares"], dtype=np.float64)
+        self.ee, self.grip, self.steps = rng.uniform(0.1, 0.9, 2), -1.0, 0
+        return self._obs(), self._info()
+
+    def step(self, action: np.ndarray):
+        action = np.asarray(action, dtype=np.float32)
+        assert action.shape == (4,) and np.isfinite(action).all()
+        self.ee = self.ee + np.clip(action[:2], -1.0, 1.0) * EE_STEP
+        self.grip, self.steps = float(action[3]), self.steps + 1
+        info = self._info()
+        return self._obs(), float(info["success"]), False, self.steps >= self.episode_steps, info
+
+    def close(self) -> None:
+        self.closed = True
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        state = np.array([*self.ee, 0.0, 0.0 if self.grip > 0 else 0.04], dtype=np.float32)
+        return {"image": render_robot_view(self.squares, self.ee, self.image_px), "state": state}
+
+    def _info(self) -> dict:
+        near = np.linalg.norm(self.ee - self.squares[self.target]) < self.SUCCESS_RADIUS
+        return {"success": bool(near)}
+
+
+def write_synthetic_dataset(
+    root: Path,
+    variations: int,
+    seed: int,
+    split: str = "train",
+    image_px: int = TINY_PX,
+    steps: int = TINY_T,
+) -> Path:
+    """A dataset dir in the daml format holding `variations` synthetic episodes."""
+    Manifest(
+        task="push",
+        split=split,
+        variations=variations,
+        seed=seed,
+        image_px=image_px,
+        control_hz=10.0,
+        episode_steps=steps,
+    ).save(root)
+    rng = np.random.default_rng(seed)
+    for index in range(variations):
+        save_episode(episode_path(root, index), synthetic_episode(rng, image_px, steps))
+    return root
+
+
+@pytest.fixture
+def synthetic_dataset() -> Callable[..., Path]:
+    """Factory: synthetic_dataset(root, variations, seed, split=...) -> root."""
+    return write_synthetic_dataset
+
+
+@pytest.fixture(scope="session")
+def two_squares() -> SimpleNamespace:
+    """The synthetic task for tests: .episode(rng) -> Episode, .env() -> SquaresEnv."""
+    return SimpleNamespace(
+        episode=lambda rng: synthetic_episode(rng, TINY_PX, TINY_T), env=SquaresEnv
+    )
+
+
+@pytest.fixture(scope="session")
+def synthetic_data_dirs(tmp_path_factory) -> dict[str, Path]:
+    """Session-wide train (64 variations) and val (16) synthetic datasets; treat as read-only."""
+    base = tmp_path_factory.mktemp("synthetic")
+    return {
+        "train": write_synthetic_dataset(base / "train", 64, seed=1, split="train"),
+        "val": write_synthetic_dataset(base / "val", 16, seed=2, split="val"),
+    }
+
+
+def tiny_model_config(**overrides) -> ModelConfig:
+    values = dict(
+        image_px=TINY_PX,
+        episode_steps=TINY_T,
+        conv_channels=(8, 8),
+        conv_strides=(1, 1),
+        hidden_sizes=(32, 32),
+        bias_transform_dim=8,
+        temporal_channels=8,
+        temporal_kernel=3,
+    )
+    return ModelConfig(**{**values, **overrides})
+
+
+@pytest.fixture(scope="session")
+def tiny_model_factory():
+    """tiny_model_factory(**overrides) -> a tiny ModelConfig."""
+    return tiny_model_config
+
+
+@pytest.fixture
+def tiny_model() -> ModelConfig:
+    """A learner small enough for millisecond meta-steps on 16x16, T=8 data."""
+    return tiny_model_config()
+
+
+@pytest.fixture
+def tiny_run_config() -> RunConfig:
+    """A tiny full run config: 4-task meta-batches, frequent logging and checkpoints."""
+    return RunConfig(
+        model=tiny_model_config(),
+        meta=MetaConfig(),
+        train=TrainConfig(
+            steps=4,
+            meta_batch=4,
+            outer_lr=3e-3,
+            log_every=1,
+            val_every=2,
+            val_tasks=8,
+            checkpoint_every=2,
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_synthetic_run(synthetic_data_dirs, tmp_path_factory) -> Path:
+    """A run dir meta-trained for 400 steps on the synthetic task (~20 s); treat as read-only."""
+    from daml.train import train
+
+    config = RunConfig(
+        model=tiny_model_config(),
+        meta=MetaConfig(),
+        train=TrainConfig(
+            steps=400,
+            meta_batch=8,
+            outer_lr=5e-3,
+            seed=0,
+            log_every=10,
+            val_every=100,
+            val_tasks=16,
+            checkpoint_every=400,
+        ),
+    )
+    run_dir = tmp_path_factory.mktemp("trained") / "run"
+    train(
+        config,
+        synthetic_data_dirs["train"],
+        run_dir,
+        val_dir=synthetic_data_dirs["val"],
+        device="cpu",
+        progress=False,
+    )
+    return run_dir

@@ -1,0 +1,78 @@
+"""`daml demo` end to end: render a sample human video, adapt a tiny checkpoint on it, roll out in
+the sim, and write decodable videos; missing files exit 2 with one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from daml.checkpoint import Checkpoint, save_checkpoint
+from daml.cli import main
+from daml.config import MetaConfig, RunConfig
+from daml.meta import Learner
+from daml.shipped import PRETRAINED_DIR, pretrained_checkpoint, sample_human_video, sample_sidecar
+from daml.video import read_video
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, tiny_model_factory) -> str:
+    model = tiny_model_factory(image_px=32, episode_steps=40, conv_strides=(2, 1))
+    path = tmp_path_factory.mktemp("demo_ckpt") / "tiny.pt"
+    learner = Learner.create(model, MetaConfig(), seed=0)
+    save_checkpoint(path, Checkpoint("meta", RunConfig(model=model), learner.params))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """A sample human video + sidecar made by `daml demo --make-sample` (32 px)."""
+    out = tmp_path_factory.mktemp("sample")
+    assert main(["demo", "--make-sample", "--task", "pick_place", "--out", str(out),
+                 "--image-px", "32"]) == 0  # fmt: skip
+    return out / "pick_place_human_demo.mp4"
+
+
+def test_make_sample_writes_a_video_and_its_variation(sample):
+    frames = read_video(sample).frames
+    assert frames.shape == (40, 32, 32, 3)
+    sidecar = json.loads(sample_sidecar(sample).read_text())
+    assert sidecar["split"] == "test" and sidecar["variation"]["task"] == "pick_place"
+
+
+def test_demo_adapts_runs_and_writes_decodable_videos(tmp_path, checkpoint, sample, capsys):
+    out = tmp_path / "demo"
+    args = ["demo", "--checkpoint", checkpoint, "--video", str(sample), "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(("pick_place: SUCCESS", "pick_place: failure"))
+    assert str(sample_sidecar(sample)) in printed  # the robot got the video's variation
+    rollout = read_video(out / "pick_place_rollout.mp4").frames
+    both = read_video(out / "pick_place_side_by_side.mp4").frames
+    assert rollout.shape == (41, 32, 32, 3)
+    assert len(both) == 41 and both.shape[2] > 2 * both.shape[1] - 8  # two square panels
+
+
+def test_demo_without_a_sidecar_uses_the_fixed_test_variation(tmp_path, checkpoint, sample, capsys):
+    video = tmp_path / "my_demo.mp4"
+    shutil.copy(sample, video)
+    args = ["demo", "--checkpoint", checkpoint, "--video", str(video), "--out", str(tmp_path)]
+    assert main(args) == 0
+    assert "fixed test variation" in capsys.readouterr().out
+
+
+def test_missing_files_exit_2_with_one_line(tmp_path, checkpoint, sample, capsys):
+    missing_model = ["demo", "--checkpoint", str(tmp_path / "none.pt"), "--video", str(sample)]
+    missing_video = ["demo", "--checkpoint", checkpoint, "--video", str(tmp_path / "none.mp4")]
+    for args, hint in [(missing_model, "daml train"), (missing_video, "--make-sample")]:
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert hint in err and err.count("\n") == 1
+
+
+def test_shipped_files_resolve_inside_the_package():
+    assert PRETRAINED_DIR.parent.name == "daml" and (PRETRAINED_DIR.parent / "cli.py").is_file()
+    assert pretrained_checkpoint("push") == PRETRAINED_DIR / "push.pt"
+    assert pretrained_checkpoint("push", "bc") == PRETRAINED_DIR / "push_bc.pt"
+    assert sample_human_video("push").parent == PRETRAINED_DIR

@@ -1,0 +1,201 @@
+"""One-shot evaluation: Wilson intervals, rollouts in an injected env, reports, `daml eval`."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from daml.adapt import adapt_from_frames, load_learner
+from daml.errors import ConfigError
+from daml.evaluate import EvalCase, evaluate, rollout, wilson_interval
+
+
+@pytest.mark.parametrize(
+    "successes, trials, low, high",
+    [
+        (0, 10, 0.0, 0.2775),
+        (5, 10, 0.2366, 0.7634),
+        (10, 10, 0.7225, 1.0),
+        (1, 10, 0.0179, 0.4042),
+        (38, 48, 0.6574, 0.8827),
+    ],
+)
+def test_wilson_interval_matches_known_values(successes, trials, low, high):
+    assert wilson_interval(successes, trials) == pytest.approx((low, high), abs=1e-4)
+
+
+def test_wilson_interval_without_trials_is_uninformative():
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+@pytest.fixture(scope="module")
+def held_out(two_squares):
+    """48 fresh two-squares variations (in neither train nor val), with their human videos."""
+    return [two_squares.episode(np.random.default_rng([99, i])) for i in range(48)]
+
+
+@pytest.fixture(scope="module")
+def learner(trained_synthetic_run):
+    return load_learner(trained_synthetic_run / "best.pt")[0]
+
+
+def cases_for(episodes, videos_from) -> list[EvalCase]:
+    return [
+        EvalCase(f"case {i}", episode.variation, videos_from[i].human_frames, reset_seed=i)
+        for i, episode in enumerate(episodes)
+    ]
+
+
+def test_adapted_policy_succeeds_with_its_own_video_not_with_another(
+    learner, held_out, two_squares
+):
+    """Closed loop in the two-squares env: the task's own human video must beat another task's
+    video (the other square about half the time, and another layout) by a wide margin."""
+    adapt_fn = lambda frames: adapt_from_frames(learner, frames)  # noqa: E731
+    own = evaluate(two_squares.env, adapt_fn, cases_for(held_out, held_out), progress=False)
+    others = held_out[1:] + held_out[:1]
+    swapped = evaluate(two_squares.env, adapt_fn, cases_for(held_out, others), progress=False)
+    assert own.trials == swapped.trials == 48
+    assert own.successes >= swapped.successes + 12
+    assert own.successes >= 18  # measured: 24 of 48 (swapped videos: 5)
+    report = own.to_dict()
+    assert report["success_rate"] == own.successes / 48
+    assert report["ci95_low"] < report["success_rate"] < report["ci95_high"]
+    assert len(report["episodes"]) == 48 and report["mean_adapt_ms"] > 0
+
+
+def test_rollout_runs_episode_steps_and_reports_the_final_success(two_squares, held_out):
+    episode = held_out[0]
+
+    class Expert:
+        def act(self, image, state):
+            delta = (
+                np.asarray(episode.variation["squares"][episode.variation["target"]]) - state[:2]
+            )
+            move = np.clip(delta / 0.12, -1, 1)
+            return np.array([move[0], move[1], 0.0, 1.0], np.float32)
+
+    class Idle:
+        def act(self, image, state):
+            return np.zeros(4, np.float32)
+
+    env = two_squares.env()
+    success, steps, frames, act_ms = rollout(env, Expert(), episode.variation, reset_seed=0)
+    assert success and steps == env.episode_steps and len(frames) == steps + 1
+    assert frames[0].shape == (16, 16, 3) and act_ms >= 0
+    idle_success, _, _, _ = rollout(env, Idle(), episode.variation, reset_seed=0)
+    start = np.random.default_rng(0).uniform(0.1, 0.9, 2)
+    target = np.asarray(episode.variation["squares"][episode.variation["target"]])
+    assert idle_success == (np.linalg.norm(start - target) < env.SUCCESS_RADIUS)
+
+
+def test_evaluate_writes_rollout_videos_and_closes_the_env(
+    tmp_path, learner, held_out, two_squares
+):
+    from daml.video import read_video, write_video
+
+    envs = []
+
+    def make_env():
+        envs.append(two_squares.env())
+        return envs[-1]
+
+    report = evaluate(
+        make_env,
+        lambda frames: adapt_from_frames(learner, frames),
+        cases_for(held_out[:2], held_out[:2]),
+        video_dir=tmp_path / "videos",
+        video_writer=lambda path, frames: write_video(path, frames, fps=10),
+        progress=False,
+    )
+    assert len(envs) == 1 and envs[0].closed
+    videos = sorted((tmp_path / "videos").glob("*.mp4"))
+    assert [v.name[:4] for v in videos] == ["0000", "0001"]
+    assert [e.video for e in report.episodes] == [str(v) for v in videos]
+    assert read_video(videos[0]).frames.shape[0] == 9  # T + 1 observations
+
+
+def test_evaluate_closes_the_env_when_adaptation_fails(two_squares, held_out):
+    envs = []
+
+    def make_env():
+        envs.append(two_squares.env())
+        return envs[-1]
+
+    def broken_adapt(frames):
+        raise ConfigError("no model")
+
+    with pytest.raises(ConfigError):
+        evaluate(make_env, broken_adapt, cases_for(held_out[:1], held_out[:1]), progress=False)
+    assert envs[0].closed
+    with pytest.raises(ConfigError, match="video_writer"):
+        evaluate(make_env, broken_adapt, [], video_dir="x", progress=False)
+
+
+def test_report_is_json_serialisable(learner, held_out, two_squares):
+    report = evaluate(
+        two_squares.env,
+        lambda frames: adapt_from_frames(learner, frames),
+        cases_for(held_out[:3], held_out[:3]),
+        progress=False,
+    )
+    again = json.loads(json.dumps(report.to_dict()))
+    assert again["trials"] == 3 and set(again["episodes"][0]) >= {"name", "success", "steps"}
+
+
+@pytest.fixture(scope="module")
+def sim_sized_checkpoint(tmp_path_factory, tiny_model_factory):
+    """An untrained meta checkpoint for 32 px sim images and the sim's T = 40 steps."""
+    from daml.checkpoint import Checkpoint, save_checkpoint
+    from daml.config import MetaConfig, RunConfig
+    from daml.meta import Learner
+
+    model = tiny_model_factory(image_px=32, episode_steps=40)
+    path = tmp_path_factory.mktemp("sim_ckpt") / "untrained.pt"
+    learner = Learner.create(model, MetaConfig(), seed=0)
+    save_checkpoint(path, Checkpoint("meta", RunConfig(model=model), learner.params))
+    return path
+
+
+def read_report(path) -> dict:
+    report = json.loads(path.read_text())
+    assert report["trials"] == len(report["episodes"])
+    assert report["ci95_low"] <= report["success_rate"] <= report["ci95_high"]
+    return report
+
+
+def test_cli_eval_on_variations_sampled_in_the_sim(tmp_path, sim_sized_checkpoint, capsys):
+    from daml.cli import main
+
+    out, videos = tmp_path / "eval.json", tmp_path / "videos"
+    args = [
+        "eval", "--checkpoint", str(sim_sized_checkpoint), "--task", "pick_place",
+        "--split", "test", "--variations", "1", "--out", str(out), "--videos", str(videos),
+        "--threads", "1", "--no-progress",
+    ]  # fmt: skip
+    assert main(args) == 0
+    assert re.search(r"^success [01]/1 = ", capsys.readouterr().out, re.MULTILINE)
+    report = read_report(out)
+    episode = report["episodes"][0]
+    assert report["trials"] == 1 and episode["steps"] == 40 and episode["name"].startswith("pick")
+    assert (videos / episode["video"].split("/")[-1]).is_file()
+
+
+def test_cli_eval_on_a_collected_dataset(tmp_path, sim_sized_checkpoint, capsys):
+    from daml.cli import main
+
+    data = tmp_path / "pick_place_test"
+    collect = [
+        "collect", "--task", "pick_place", "--variations", "1", "--split", "test",
+        "--out", str(data), "--image-px", "32",
+    ]  # fmt: skip
+    assert main(collect) == 0
+    args = ["eval", "--checkpoint", str(sim_sized_checkpoint), "--data", str(data)]
+    assert main([*args, "--threads", "1", "--no-progress"]) == 0
+    report = read_report(sim_sized_checkpoint.parent / "eval_pick_place_test.json")
+    assert report["trials"] == 1 and report["episodes"][0]["name"] == "000000.npz"
+    assert main([*args, "--limit", "0"]) == 2
+    assert "--limit must be >= 1" in capsys.readouterr().err

@@ -1,0 +1,158 @@
+"""`daml train` end to end on tiny synthetic data: run files, exact resume, errors, and learning."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import replace
+
+import pytest
+import torch
+
+from daml.checkpoint import load_checkpoint
+from daml.cli import main
+from daml.config import MetaConfig
+from daml.data import DemoDataset, MetaBatch
+from daml.meta import ALPHA_PREFIX, PSI_PREFIX, Learner, validation_losses
+from daml.train import load_run_config, train
+
+
+def train_args(dirs, out, config_path, *extra) -> list[str]:
+    return [
+        "train", "--data", str(dirs["train"]), "--val-data", str(dirs["val"]), "--out", str(out),
+        "--config", str(config_path), "--device", "cpu", "--threads", "1", "--no-progress", *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def config_path(tmp_path, tiny_run_config):
+    path = tmp_path / "cfg.json"
+    path.write_text(tiny_run_config.to_json())
+    return path
+
+
+def test_cli_run_writes_config_metrics_curve_and_checkpoints(
+    tmp_path, synthetic_data_dirs, config_path, capsys
+):
+    out = tmp_path / "run"
+    assert main(train_args(synthetic_data_dirs, out, config_path, "--steps", "4")) == 0
+    assert "trained 4 steps" in capsys.readouterr().out
+    names = {p.name for p in out.iterdir()}
+    assert {"config.json", "metrics.jsonl", "learning_curve.png", "last.pt", "best.pt"} <= names
+    assert {"step_000002.pt", "step_000004.pt"} <= names
+    assert not [n for n in names if n.endswith(".tmp") or n.startswith(".")]
+    config = load_run_config(out)
+    assert config.train.steps == 4
+    assert config.model.image_px == 16 and config.model.episode_steps == 8  # from the manifest
+    assert config.model.state_std != (1.0, 1.0, 1.0, 1.0)  # standardised from the data
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    train_steps = [r["step"] for r in records if r["split"] == "train"]
+    val = [r for r in records if r["split"] == "val"]
+    assert train_steps == [1, 2, 3, 4]
+    assert [r["step"] for r in val] == [0, 2, 4]
+    assert all({"pre_bc", "post_bc"} <= r.keys() for r in val)
+    assert (out / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    best = load_checkpoint(out / "best.pt", kind="meta")
+    assert best.best_val == min(r["post_bc"] for r in val[1:])
+
+
+def test_resume_two_plus_two_equals_four_straight(
+    tmp_path, synthetic_data_dirs, config_path, capsys
+):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert main(train_args(synthetic_data_dirs, straight, config_path, "--steps", "4")) == 0
+    assert main(train_args(synthetic_data_dirs, resumed, config_path, "--steps", "2")) == 0
+    resume = train_args(synthetic_data_dirs, resumed, config_path, "--steps", "4", "--resume")
+    assert main(resume) == 0
+    a, b = load_checkpoint(straight / "last.pt"), load_checkpoint(resumed / "last.pt")
+    assert a.step == b.step == 4
+    for name in a.params:
+        assert torch.equal(a.params[name], b.params[name]), name
+    for index, state in a.optimizer_state["state"].items():
+        other = b.optimizer_state["state"][index]
+        assert all(torch.equal(state[key], other[key]) for key in state)
+    lines = [(straight / "metrics.jsonl").read_text(), (resumed / "metrics.jsonl").read_text()]
+    strip = [[_without_timing(line) for line in text.splitlines()] for text in lines]
+    assert strip[0] == strip[1]
+
+
+def _without_timing(line: str) -> dict:
+    record = json.loads(line)
+    record.pop("tasks_per_s", None)
+    return record
+
+
+def test_fresh_run_into_an_existing_run_dir_exits_2(
+    tmp_path, synthetic_data_dirs, config_path, capsys
+):
+    out = tmp_path / "run"
+    assert main(train_args(synthetic_data_dirs, out, config_path, "--steps", "1")) == 0
+    capsys.readouterr()
+    assert main(train_args(synthetic_data_dirs, out, config_path, "--steps", "2")) == 2
+    err = capsys.readouterr().err
+    assert "already holds a run" in err and "--resume" in err and err.count("\n") == 1
+
+
+def test_resume_without_a_run_and_bad_config_exit_2(tmp_path, synthetic_data_dirs, capsys):
+    args = ["train", "--data", str(synthetic_data_dirs["train"]), "--out", str(tmp_path / "x")]
+    assert main([*args, "--resume"]) == 2
+    assert "not a daml run dir" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"meta": {"inner_stepz": 2}}')
+    assert main([*args, "--config", str(bad)]) == 2
+    assert "unknown meta config keys ['inner_stepz']" in capsys.readouterr().err
+
+
+def test_first_order_training_leaves_psi_and_alpha_untouched(
+    tmp_path, synthetic_data_dirs, tiny_run_config
+):
+    config = replace(tiny_run_config, meta=MetaConfig(second_order=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train(config, synthetic_data_dirs["train"], tmp_path / "fo", device="cpu", progress=False)
+    trained = load_checkpoint(tmp_path / "fo" / "last.pt").params
+    initial = Learner.create(config.model, config.meta, config.train.seed).params
+    for name, value in trained.items():
+        frozen = name.startswith((PSI_PREFIX, ALPHA_PREFIX))
+        assert torch.equal(value, initial[name].detach()) == frozen, name
+
+
+def test_meta_training_makes_adaptation_use_the_human_video(
+    trained_synthetic_run, synthetic_data_dirs
+):
+    """After 400 steps on the two-squares task, adapting on the task's own human video lowers
+    the held-out BC loss below the pre-adaptation loss and far below adapting on another
+    task's video (which shows the other square about half of the time)."""
+    lines = (trained_synthetic_run / "metrics.jsonl").read_text().splitlines()
+    val_records = [r for r in map(json.loads, lines) if r["split"] == "val"]
+    assert [r["step"] for r in val_records] == [0, 100, 200, 300, 400]
+    best = min(val_records, key=lambda r: r["post_bc"])
+    assert best["post_bc"] < 0.75 * best["pre_bc"]
+    assert best["post_bc"] < 0.3 * val_records[0]["post_bc"]
+
+    checkpoint = load_checkpoint(trained_synthetic_run / "best.pt", kind="meta")
+    assert checkpoint.best_val == best["post_bc"] and checkpoint.step == best["step"]
+    learner = Learner(checkpoint.config.model, checkpoint.config.meta, checkpoint.params)
+    val = DemoDataset(synthetic_data_dirs["val"])
+    batch = MetaBatch.from_episodes([val[i] for i in range(len(val))])
+    shuffled = replace(batch, human_frames=batch.human_frames.roll(1, dims=0))
+    matched = validation_losses(learner.model, learner.params, batch, learner.meta_config)
+    mismatched = validation_losses(learner.model, learner.params, shuffled, learner.meta_config)
+    assert matched["post_bc"] == pytest.approx(best["post_bc"], rel=1e-4)
+    assert matched["post_bc"] < 0.6 * mismatched["post_bc"]
+
+
+def test_loop_batching_trains_like_vmap(tmp_path, synthetic_data_dirs, tiny_run_config):
+    """Same losses step by step (params are not compared: Adam amplifies float noise in
+    near-zero gradients of either path into lr-sized steps)."""
+    records = {}
+    for batching in ("vmap", "loop"):
+        config = replace(
+            tiny_run_config, train=replace(tiny_run_config.train, steps=3, batching=batching)
+        )
+        train(config, synthetic_data_dirs["train"], tmp_path / batching, progress=False)
+        lines = (tmp_path / batching / "metrics.jsonl").read_text().splitlines()
+        records[batching] = [r for r in map(json.loads, lines) if r["split"] == "train"]
+    for vmap_record, loop_record in zip(records["vmap"], records["loop"], strict=True):
+        for key in ("total", "bc", "inner"):
+            assert loop_record[key] == pytest.approx(vmap_record[key], rel=1e-4), key

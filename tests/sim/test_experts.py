@@ -1,0 +1,64 @@
+"""Scripted expert: demo shapes and action contract, and its success rate on train variations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sim
+from sim.experts import PUSHER_HALF_M, plan
+
+# An honest bar for a sample of 10 when the measured rate is >= 95% (benchmarks/sim_speed.py).
+MIN_SUCCESSES_OF_10 = 9
+
+
+@pytest.fixture(scope="module", params=sim.TASKS)
+def env(request):
+    with sim.make_env(request.param) as env:
+        yield env
+
+
+def test_robot_demo_has_t_steps_and_follows_the_action_contract(env) -> None:
+    variation = sim.sample_variation(env.task, "train", np.random.default_rng(100))
+    demo = sim.robot_demo(env, variation, seed=3)
+    t = env.episode_steps
+    assert demo["frames"].shape == (t, 64, 64, 3) and demo["frames"].dtype == np.uint8
+    assert demo["states"].shape == (t, 4) and demo["states"].dtype == np.float32
+    assert demo["actions"].shape == (t, 4) and demo["actions"].dtype == np.float32
+    assert np.all(np.abs(demo["actions"][:, :3]) <= 1.0)
+    assert set(np.unique(demo["actions"][:, 3])) <= {-1.0, 1.0}
+    assert isinstance(demo["success"], bool)
+
+
+def test_demo_states_are_observations_before_each_action(env) -> None:
+    variation = sim.sample_variation(env.task, "train", np.random.default_rng(101))
+    demo = sim.robot_demo(env, variation, seed=4)
+    obs, _ = env.reset(seed=4, variation=variation)
+    np.testing.assert_array_equal(demo["frames"][0], obs["image"])
+    np.testing.assert_array_equal(demo["states"][0], obs["state"])
+    obs, *_ = env.step(demo["actions"][0])
+    np.testing.assert_array_equal(demo["states"][1], obs["state"])
+
+
+def test_expert_succeeds_on_train_variations(env) -> None:
+    rng = np.random.default_rng(2024)
+    successes = [
+        sim.robot_demo(env, sim.sample_variation(env.task, "train", rng), seed=k)["success"]
+        for k in range(10)
+    ]
+    assert sum(successes) >= MIN_SUCCESSES_OF_10, successes
+
+
+def test_plan_is_time_parameterised_to_exactly_t(env) -> None:
+    obs, _ = env.reset(seed=0)
+    trajectory = plan(env, obs["state"][:3].astype(np.float64), PUSHER_HALF_M)
+    assert trajectory.positions.shape == (env.episode_steps + 1, 3)
+    assert trajectory.grippers.shape == (env.episode_steps,)
+    np.testing.assert_array_equal(trajectory.positions[-1], trajectory.positions[-2])
+
+
+def test_too_short_episode_is_a_clear_error() -> None:
+    with sim.make_env("pick_place", sim.EnvConfig(episode_steps=10)) as env:
+        variation = sim.sample_variation("pick_place", "train", np.random.default_rng(0))
+        with pytest.raises(sim.SimError, match="episode_steps=10"):
+            sim.robot_demo(env, variation, seed=0)
