@@ -45,29 +45,25 @@ def step_render_rate(task: str, config: sim.EnvConfig, episodes: int) -> tuple[f
     return frames / step_cpu_s, frames / step_s, 1000.0 * reset_s / episodes
 
 
-def expert_success(task: str, config: sim.EnvConfig, n: int, seed: int) -> tuple[float, float]:
-    """(success fraction, seconds per demo) of the scripted expert on n train variations."""
+def demo_success(
+    task: str, config: sim.EnvConfig, n: int, seed: int, human: bool
+) -> tuple[float, float]:
+    """(success fraction, seconds per demo) on n train variations.
+
+    human=False: the scripted expert's robot demos. human=True: a robot + human demo pair per
+    variation (as `daml collect` makes them), scored by the human demonstrator's success.
+    """
     rng = np.random.default_rng(seed)
     successes = 0
     start = time.perf_counter()
     with sim.make_env(task, config) as env:
         for k in range(n):
             variation = sim.sample_variation(task, "train", rng)
-            successes += sim.robot_demo(env, variation, seed=k)["success"]
-    return successes / n, (time.perf_counter() - start) / n
-
-
-def demo_pairs(task: str, config: sim.EnvConfig, n: int, seed: int) -> tuple[float, float]:
-    """(human-demo success fraction, seconds per robot+human pair) on n train variations."""
-    rng = np.random.default_rng(seed)
-    successes = 0
-    start = time.perf_counter()
-    with sim.make_env(task, config) as env:
-        for k in range(n):
-            variation = sim.sample_variation(task, "train", rng)
-            sim.robot_demo(env, variation, seed=k)
-            look = sim.sample_look("train", rng)
-            successes += sim.human_demo(env, variation, look, seed=k)["success"]
+            success = sim.robot_demo(env, variation, seed=k)["success"]
+            if human:
+                look = sim.sample_look("train", rng)
+                success = sim.human_demo(env, variation, look, seed=k)["success"]
+            successes += success
     return successes / n, (time.perf_counter() - start) / n
 
 
@@ -91,12 +87,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{task}: step+render {cpu_fps:.0f} frames per CPU-second ({wall_fps:.0f} per"
             f" wall-second) at {args.image_px}x{args.image_px}, reset {reset_ms:.1f} ms"
         )
-        rate, demo_s = expert_success(task, config, args.variations, args.seed)
+        rate, demo_s = demo_success(task, config, args.variations, args.seed, human=False)
         print(
             f"{task}: expert success {rate:.1%} on {args.variations} train variations,"
             f" {demo_s:.3f} s per robot demo"
         )
-        human_rate, pair_s = demo_pairs(task, config, args.pairs, args.seed + 1)
+        human_rate, pair_s = demo_success(task, config, args.pairs, args.seed + 1, human=True)
         print(
             f"{task}: {pair_s:.3f} s per robot+human demo pair ({args.pairs} pairs),"
             f" human-demo success {human_rate:.1%}"

@@ -1,7 +1,7 @@
 """`daml <subcommand>`: the composition root, the only place where `sim` and `daml` meet.
 
 Each subcommand lives in `daml/commands/<name>.py` with `add_arguments(parser)` and
-`run(args) -> int`; modules are imported lazily so `daml --help` stays fast.
+`run(args) -> int`; they import torch, sim and cv2 inside `run`, so `daml --help` stays fast.
 
 Examples:
     daml collect --task pick_place --variations 100 --split train --out data/pick_place
@@ -16,6 +16,8 @@ import importlib
 import sys
 
 from daml.errors import DamlError
+
+DESCRIPTION = "Teach a robot arm a task from one human video (domain-adaptive meta-learning)."
 
 # name -> one-line help. Order is the order shown by `daml --help`.
 COMMANDS: dict[str, str] = {
@@ -32,13 +34,11 @@ COMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="daml", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="daml", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        module = _command_module(name)
-        if module is None:
-            continue
+        module = importlib.import_module(f"daml.commands.{name}")
         command_parser = sub.add_parser(name, help=help_text, description=module.__doc__)
         command_parser.formatter_class = argparse.RawDescriptionHelpFormatter
         module.add_arguments(command_parser)
@@ -71,15 +71,6 @@ def _is_user_error(error: Exception) -> bool:
         return True
     sim_errors = sys.modules.get("sim.errors")
     return sim_errors is not None and isinstance(error, sim_errors.SimError)
-
-
-def _command_module(name: str):
-    try:
-        return importlib.import_module(f"daml.commands.{name}")
-    except ModuleNotFoundError as error:
-        if error.name == f"daml.commands.{name}":
-            return None  # subcommand not part of this build
-        raise
 
 
 def _version() -> str:

@@ -153,11 +153,19 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates owner-only files
-        os.replace(tmp, path)
+        replace_with_temp(Path(tmp), path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def replace_with_temp(temp: Path, path: Path) -> None:
+    """Move the finished temp file `temp` onto `path` (os.replace, atomic on one filesystem).
+
+    mkstemp creates owner-only files; `temp` first gets the mode a new file gets under the umask.
+    """
+    os.chmod(temp, 0o666 & ~_umask())
+    os.replace(temp, path)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

@@ -168,8 +168,11 @@ class ClosedLoopRunner:
             return
         velocity = safe_velocity(action, self._last_position, self.limits)
         close = bool(action[3] > 0)
-        self.bridge.publish_motion(velocity, self._last_position)
+        # Gripper first: the robot steps on the newest command of each topic, and a step falling
+        # between the two messages must not apply the new motion with the previous gripper state
+        # (e.g. a run's first move with the gripper still open). One connection keeps the order.
         self.bridge.publish_gripper(close)
+        self.bridge.publish_motion(velocity, self._last_position)
         status.velocity_m_s, status.gripper_closed, status.halted = velocity, close, None
         status.steps += 1
         self._step_times.append(time.monotonic())

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from daml.data import replace_with_temp
 from daml.errors import ConfigError, DataError
 
 MAX_FPS = 1000.0
@@ -139,8 +140,7 @@ class AtomicVideoWriter:
                 f"{self.frames_written} frames); nothing saved"
             )
         try:
-            os.chmod(self._temp, 0o666 & ~_current_umask())  # mkstemp made it owner-only
-            os.replace(self._temp, self.path)
+            replace_with_temp(self._temp, self.path)
         except OSError as error:
             self._abort()
             raise DataError(
@@ -184,9 +184,3 @@ def _make_temp_file(path: Path) -> Path:
         raise DataError(f"cannot write to folder {path.parent}: {error.strerror}") from error
     os.close(fd)
     return Path(temp)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

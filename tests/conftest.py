@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny learner configs and a tiny synthetic-but-learnable demo dataset.
+"""Shared fixtures: tiny learner configs, a tiny synthetic-but-learnable demo dataset,
+index-coded video frames and an in-process `daml collect`.
 
 The synthetic task family: two coloured squares (red, green) at random places; the robot must
 move its end effector to the target square and close the gripper there. The robot camera shows
@@ -192,21 +193,24 @@ def tiny_model() -> ModelConfig:
     return tiny_model_config()
 
 
+def tiny_run(**train_values) -> RunConfig:
+    """The tiny model with default meta-learning and TrainConfig(**train_values)."""
+    return RunConfig(
+        model=tiny_model_config(), meta=MetaConfig(), train=TrainConfig(**train_values)
+    )
+
+
 @pytest.fixture
 def tiny_run_config() -> RunConfig:
     """A tiny full run config: 4-task meta-batches, frequent logging and checkpoints."""
-    return RunConfig(
-        model=tiny_model_config(),
-        meta=MetaConfig(),
-        train=TrainConfig(
-            steps=4,
-            meta_batch=4,
-            outer_lr=3e-3,
-            log_every=1,
-            val_every=2,
-            val_tasks=8,
-            checkpoint_every=2,
-        ),
+    return tiny_run(
+        steps=4,
+        meta_batch=4,
+        outer_lr=3e-3,
+        log_every=1,
+        val_every=2,
+        val_tasks=8,
+        checkpoint_every=2,
     )
 
 
@@ -215,19 +219,15 @@ def trained_synthetic_run(synthetic_data_dirs, tmp_path_factory) -> Path:
     """A run dir meta-trained for 400 steps on the synthetic task (~20 s); treat as read-only."""
     from daml.train import train
 
-    config = RunConfig(
-        model=tiny_model_config(),
-        meta=MetaConfig(),
-        train=TrainConfig(
-            steps=400,
-            meta_batch=8,
-            outer_lr=5e-3,
-            seed=0,
-            log_every=10,
-            val_every=100,
-            val_tasks=16,
-            checkpoint_every=400,
-        ),
+    config = tiny_run(
+        steps=400,
+        meta_batch=8,
+        outer_lr=5e-3,
+        seed=0,
+        log_every=10,
+        val_every=100,
+        val_tasks=16,
+        checkpoint_every=400,
     )
     run_dir = tmp_path_factory.mktemp("trained") / "run"
     train(
@@ -239,3 +239,49 @@ def trained_synthetic_run(synthetic_data_dirs, tmp_path_factory) -> Path:
         progress=False,
     )
     return run_dir
+
+
+def index_frame(i: int, height: int = 48, width: int = 64) -> np.ndarray:
+    """RGB frame (H, W, 3) uint8 carrying index i < 512 as grey levels 16 + 32 * digit.
+
+    One base-8 digit per channel: far enough apart to survive lossy mp4v coding.
+    """
+    digits = (i % 8, (i // 8) % 8, i // 64)
+    return np.broadcast_to(np.array([16 + 32 * d for d in digits], np.uint8), (height, width, 3))
+
+
+def frame_index(frame_rgb: np.ndarray) -> int:
+    """The index an `index_frame` carries, read back from a (possibly re-coded) RGB frame."""
+    digits = np.round((frame_rgb.reshape(-1, 3).mean(axis=0) - 16) / 32).astype(int)
+    return int(digits[0] + 8 * digits[1] + 64 * digits[2])
+
+
+@pytest.fixture(scope="session")
+def index_frames() -> SimpleNamespace:
+    """Frames that carry their index: .frame(i, height=48, width=64) -> RGB, .index(frame) -> i."""
+    return SimpleNamespace(frame=index_frame, index=frame_index)
+
+
+def collect_in_process(
+    out: Path,
+    *extra: str,
+    task: str = "push",
+    split: str = "train",
+    variations: int = 2,
+    image_px: int = 32,
+) -> int:
+    """`daml collect` of a tiny sim dataset into `out`, in-process; returns the exit code."""
+    from daml.cli import main
+
+    return main(
+        [
+            "collect", "--task", task, "--variations", str(variations), "--split", split,
+            "--image-px", str(image_px), "--out", str(out), *extra,
+        ]
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def daml_collect() -> Callable[..., int]:
+    """Factory: daml_collect(out, *extra, task=, split=, variations=, image_px=) -> exit code."""
+    return collect_in_process

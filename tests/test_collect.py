@@ -11,29 +11,10 @@ from daml.cli import main
 from daml.data import DemoDataset, episode_path
 
 
-def collect(out, *extra, variations=2, task="push"):
-    return main(
-        [
-            "collect",
-            "--task",
-            task,
-            "--variations",
-            str(variations),
-            "--split",
-            "train",
-            "--image-px",
-            "32",
-            "--out",
-            str(out),
-            *extra,
-        ]
-    )
-
-
 @pytest.fixture(scope="module")
-def small_dataset(tmp_path_factory):
+def small_dataset(tmp_path_factory, daml_collect):
     out = tmp_path_factory.mktemp("data") / "push"
-    assert collect(out, variations=3) == 0
+    assert daml_collect(out, variations=3) == 0
     return out
 
 
@@ -51,8 +32,8 @@ def test_collect_writes_manifest_and_valid_episodes(small_dataset):
     assert set(np.unique(episode.robot_actions[:, 3])) <= {-1.0, 1.0}
 
 
-def test_collect_is_deterministic_across_worker_counts(small_dataset, tmp_path):
-    assert collect(tmp_path / "again", "--workers", "2", variations=2) == 0
+def test_collect_is_deterministic_across_worker_counts(small_dataset, tmp_path, daml_collect):
+    assert daml_collect(tmp_path / "again", "--workers", "2", variations=2) == 0
     for index in range(2):
         with (
             np.load(episode_path(small_dataset, index)) as a,
@@ -62,13 +43,13 @@ def test_collect_is_deterministic_across_worker_counts(small_dataset, tmp_path):
                 np.testing.assert_array_equal(a[key], b[key])
 
 
-def test_collect_resumes_after_interruption(small_dataset, tmp_path):
+def test_collect_resumes_after_interruption(small_dataset, tmp_path, daml_collect):
     out = tmp_path / "resume"
     # a run killed mid-way: the first episode done, a temp file of the second left behind
-    assert collect(out, variations=1) == 0
+    assert daml_collect(out, variations=1) == 0
     (out / "episodes" / ".000001.npz.abc.tmp").write_bytes(b"partial")
     first = episode_path(out, 0).stat().st_mtime_ns
-    assert collect(out, variations=3) == 0
+    assert daml_collect(out, variations=3) == 0
     assert episode_path(out, 0).stat().st_mtime_ns == first, "finished episodes are kept"
     assert not list((out / "episodes").glob("*.tmp"))
     for index in range(3):
@@ -79,19 +60,21 @@ def test_collect_resumes_after_interruption(small_dataset, tmp_path):
             np.testing.assert_array_equal(a["robot_frames"], b["robot_frames"])
 
 
-def test_corrupt_episode_stops_collect_without_losing_data(small_dataset, tmp_path, capsys):
+def test_corrupt_episode_stops_collect_without_losing_data(
+    small_dataset, tmp_path, capsys, daml_collect
+):
     out = tmp_path / "corrupt"
-    assert collect(out, variations=2) == 0
+    assert daml_collect(out, variations=2) == 0
     path = episode_path(out, 1)
     path.write_bytes(path.read_bytes()[:100])
     good = episode_path(out, 0).read_bytes()
     capsys.readouterr()
-    assert collect(out, variations=2) == 2
+    assert daml_collect(out, variations=2) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "000001.npz is corrupt or truncated" in err[0]
     assert "--repair" in err[0]
     assert episode_path(out, 0).read_bytes() == good and path.exists()
-    assert collect(out, "--repair", variations=2) == 0
+    assert daml_collect(out, "--repair", variations=2) == 0
     assert (out / "corrupt" / "000001.npz").exists() and len(DemoDataset(out)) == 2
 
 
@@ -115,10 +98,10 @@ def test_bad_arguments_give_one_line_and_exit_2(tmp_path, capsys, args, message)
     assert len(err) == 1 and message in err[0]
 
 
-def test_unwritable_output_is_a_clear_error(tmp_path, capsys):
+def test_unwritable_output_is_a_clear_error(tmp_path, capsys, daml_collect):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    assert collect(blocker / "data", variations=1) == 2
+    assert daml_collect(blocker / "data", variations=1) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot create output directory" in err[0]
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 
+from daml.commands import add_policy_device_arguments
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="meta checkpoint (runs/NAME/best.pt)")
@@ -21,14 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--video", help="human demo video file (.mp4, ...) or image folder")
     source.add_argument("--episode", help="dataset episode .npz: adapt on its human demo")
     parser.add_argument("--out", required=True, help="adapted policy file to write (.pt)")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch CPU threads (default 1: the small policy gains nothing from more, and "
-        "extra threads spin on a busy CPU)",
-    )
+    add_policy_device_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from daml.commands import add_policy_device_arguments
 from daml.errors import ConfigError, DataError
 
 MAX_DEMO_ATTEMPTS = 10  # human demos that fail are re-sampled, as `daml collect` does
@@ -37,14 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seeds sampling and env resets")
     parser.add_argument("--out", help="JSON report (default: <checkpoint dir>/eval_<name>.json)")
     parser.add_argument("--videos", help="write each rollout as an mp4 into this dir")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch CPU threads (default 1: the small policy gains nothing from more, and "
-        "extra threads spin on a busy CPU)",
-    )
+    add_policy_device_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

@@ -82,13 +82,9 @@ def test_bench_runs_all_methods_on_identical_variations_and_seeds(tmp_path, chec
     assert len(clip) == 41 and clip.shape[2] > clip.shape[1]  # human | robot, T + 1 frames
 
 
-def test_bench_on_a_collected_test_dataset_with_workers(tmp_path, checkpoints):
+def test_bench_on_a_collected_test_dataset_with_workers(tmp_path, checkpoints, daml_collect):
     data = tmp_path / "push_test"
-    collect = [
-        "collect", "--task", "push", "--variations", "1", "--split", "test",
-        "--out", str(data), "--image-px", "32",
-    ]  # fmt: skip
-    assert main(collect) == 0
+    assert daml_collect(data, task="push", split="test", variations=1) == 0
     out = tmp_path / "bench"
     args = [
         "bench", "--checkpoint", checkpoints["daml"], "--bc-checkpoint", checkpoints["bc"],

@@ -184,15 +184,11 @@ def test_cli_eval_on_variations_sampled_in_the_sim(tmp_path, sim_sized_checkpoin
     assert (videos / episode["video"].split("/")[-1]).is_file()
 
 
-def test_cli_eval_on_a_collected_dataset(tmp_path, sim_sized_checkpoint, capsys):
+def test_cli_eval_on_a_collected_dataset(tmp_path, sim_sized_checkpoint, capsys, daml_collect):
     from daml.cli import main
 
     data = tmp_path / "pick_place_test"
-    collect = [
-        "collect", "--task", "pick_place", "--variations", "1", "--split", "test",
-        "--out", str(data), "--image-px", "32",
-    ]  # fmt: skip
-    assert main(collect) == 0
+    assert daml_collect(data, task="pick_place", split="test", variations=1) == 0
     args = ["eval", "--checkpoint", str(sim_sized_checkpoint), "--data", str(data)]
     assert main([*args, "--threads", "1", "--no-progress"]) == 0
     report = read_report(sim_sized_checkpoint.parent / "eval_pick_place_test.json")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -17,21 +19,17 @@ from daml.record import NO_KEY, CaptureSettings, capture
 from daml.video import load_demo_frames, read_video, write_video
 
 
-def index_frame(i: int, height: int = 48, width: int = 64) -> np.ndarray:
-    """RGB frame (H, W, 3) carrying index i < 512 as grey levels 16 + 32 * (base-8 digit)."""
-    digits = (i % 8, (i // 8) % 8, i // 64)
-    return np.broadcast_to(np.array([16 + 32 * d for d in digits], np.uint8), (height, width, 3))
-
-
-def frame_index(frame_rgb: np.ndarray) -> int:
-    digits = np.round((frame_rgb.reshape(-1, 3).mean(axis=0) - 16) / 32).astype(int)
-    return int(digits[0] + 8 * digits[1] + 64 * digits[2])
-
-
 class FakeCamera:
-    """Stands in for webcam hardware: frame i (BGR, index-coded) arrives at time i / fps."""
+    """Stands in for webcam hardware: frame i (BGR, `make_frame(i)`) arrives at time i / fps."""
 
-    def __init__(self, fps: float, interrupt_after: int | None = None, frames: int = 10_000):
+    def __init__(
+        self,
+        make_frame: Callable[[int], np.ndarray],
+        fps: float,
+        interrupt_after: int | None = None,
+        frames: int = 10_000,
+    ):
+        self.make_frame = make_frame
         self.fps, self.interrupt_after, self.frames = fps, interrupt_after, frames
         self.next_index, self.released = 0, False
 
@@ -43,7 +41,7 @@ class FakeCamera:
             raise KeyboardInterrupt
         if self.next_index >= self.frames:
             return False, None
-        frame = np.ascontiguousarray(index_frame(self.next_index)[:, :, ::-1])
+        frame = np.ascontiguousarray(self.make_frame(self.next_index)[:, :, ::-1])
         self.next_index += 1
         return True, frame
 
@@ -71,21 +69,33 @@ def daml_record(command: str) -> int:
     return main(["record", *command.split()])
 
 
-def record(camera, settings, preview=None, clock=None):
-    frames, lines = [], []
-    result = capture(
-        camera,
-        frames.append,
-        settings,
-        preview=preview,
-        clock=clock or camera.clock,
-        announce=lines.append,
-    )
-    return result, [frame_index(f) for f in frames], lines
+@pytest.fixture
+def fake_camera(index_frames) -> Callable[..., FakeCamera]:
+    """fake_camera(fps, interrupt_after=None, frames=10_000) -> a FakeCamera of index frames."""
+    return functools.partial(FakeCamera, index_frames.frame)
 
 
-def test_fast_camera_frames_are_dropped_to_keep_the_rate():
-    camera = FakeCamera(fps=30)
+@pytest.fixture
+def record(index_frames) -> Callable[..., tuple]:
+    """record(camera, settings, preview=None, clock=None) -> (result, frame indices, lines)."""
+
+    def run_capture(camera, settings, preview=None, clock=None):
+        frames, lines = [], []
+        result = capture(
+            camera,
+            frames.append,
+            settings,
+            preview=preview,
+            clock=clock or camera.clock,
+            announce=lines.append,
+        )
+        return result, [index_frames.index(f) for f in frames], lines
+
+    return run_capture
+
+
+def test_fast_camera_frames_are_dropped_to_keep_the_rate(fake_camera, record):
+    camera = fake_camera(fps=30)
     result, indices, lines = record(camera, CaptureSettings(fps=15, seconds=2, countdown_s=1))
     assert result.frames == 30 and result.stopped_by == "duration"
     assert np.all(np.diff(indices) == 2)  # every other camera frame
@@ -93,34 +103,34 @@ def test_fast_camera_frames_are_dropped_to_keep_the_rate():
     assert any("starts in 1" in line for line in lines)
 
 
-def test_slow_camera_frames_are_repeated_to_keep_the_rate():
+def test_slow_camera_frames_are_repeated_to_keep_the_rate(fake_camera, record):
     result, indices, _ = record(
-        FakeCamera(fps=10), CaptureSettings(fps=15, seconds=2, countdown_s=0)
+        fake_camera(fps=10), CaptureSettings(fps=15, seconds=2, countdown_s=0)
     )
     assert result.frames == 30
     assert [i - indices[0] for i in indices] == [math.floor(k * 10 / 15) for k in range(30)]
 
 
-def test_keys_start_early_stop_and_cancel():
+def test_keys_start_early_stop_and_cancel(fake_camera, record):
     settings = CaptureSettings(fps=15, seconds=10, countdown_s=3)
     keys = KeyPresses(" ", on_call=2)  # space during the countdown starts at once
-    _, indices, _ = record(FakeCamera(fps=15), settings, preview=keys)
+    _, indices, _ = record(fake_camera(fps=15), settings, preview=keys)
     assert indices[0] == 2 and keys.captions[:2] == ["3", "3"]
     keys = KeyPresses("q", on_call=5 + 3)  # q while recording stops it
     result, _, _ = record(
-        FakeCamera(fps=15), CaptureSettings(fps=15, seconds=10, countdown_s=0), preview=keys
+        fake_camera(fps=15), CaptureSettings(fps=15, seconds=10, countdown_s=0), preview=keys
     )
     assert result.stopped_by == "key" and result.frames == 8
     with pytest.raises(DamlError, match="cancelled"):
-        record(FakeCamera(fps=15), settings, preview=KeyPresses("q", on_call=1))
+        record(fake_camera(fps=15), settings, preview=KeyPresses("q", on_call=1))
 
 
-def test_ctrl_c_keeps_what_was_recorded_and_a_dead_camera_fails():
+def test_ctrl_c_keeps_what_was_recorded_and_a_dead_camera_fails(fake_camera, record):
     settings = CaptureSettings(fps=15, seconds=10, countdown_s=0)
-    result, indices, _ = record(FakeCamera(fps=15, interrupt_after=20), settings)
+    result, indices, _ = record(fake_camera(fps=15, interrupt_after=20), settings)
     assert result.stopped_by == "interrupt" and indices == list(range(20))
     with pytest.raises(ConnectionFailed, match="stopped delivering frames after 12"):
-        record(FakeCamera(fps=15, frames=12), settings)
+        record(fake_camera(fps=15, frames=12), settings)
 
 
 @pytest.mark.parametrize(
@@ -132,9 +142,11 @@ def test_capture_settings_are_validated(fps, seconds, countdown):
         CaptureSettings(fps=fps, seconds=seconds, countdown_s=countdown)
 
 
-def test_records_from_a_real_video_through_cv2_videocapture(tmp_path):
+def test_records_from_a_real_video_through_cv2_videocapture(tmp_path, index_frames, record):
     # mp4 keeps exact timestamps (mkv rounds them to milliseconds, which shifts the pacing)
-    source = write_video(tmp_path / "camera.mp4", np.stack([index_frame(i) for i in range(90)]), 30)
+    source = write_video(
+        tmp_path / "camera.mp4", np.stack([index_frames.frame(i) for i in range(90)]), 30
+    )
     camera = cv2.VideoCapture(str(source))
     try:  # the file's own timestamps play the wall clock, as a live camera's would
         result, indices, _ = record(
@@ -155,31 +167,31 @@ def test_cli_camera_that_is_absent_fails_in_one_line(tmp_path, capsys):
 
 
 @pytest.fixture
-def source_clip(tmp_path) -> Path:
+def source_clip(tmp_path, index_frames) -> Path:
     """3 s at 30 fps, 80x60, lossless: frame i shows index i."""
-    frames = np.stack([index_frame(i, 60, 80) for i in range(90)])
+    frames = np.stack([index_frames.frame(i, 60, 80) for i in range(90)])
     return write_video(tmp_path / "source.mkv", frames, fps=30)
 
 
-def test_cli_trim_picks_the_right_frames(tmp_path, source_clip):
+def test_cli_trim_picks_the_right_frames(tmp_path, source_clip, index_frames):
     out = tmp_path / "out" / "demo.mp4"
     cut = "--start 1.2 --end 2.6 --fps 15 --size 32"
     assert daml_record(f"--from-file {source_clip} {cut} --out {out}") == 0
     video = read_video(out)
     assert video.frames.shape == (21, 32, 32, 3) and video.fps == 15
-    assert [frame_index(f) for f in video.frames] == [36 + 2 * k for k in range(21)]
+    assert [index_frames.index(f) for f in video.frames] == [36 + 2 * k for k in range(21)]
     sidecar = json.loads(out.with_suffix(".json").read_text())
     assert sidecar["frames"] == 21 and sidecar["fps"] == 15 and sidecar["width"] == 32
     assert sidecar["source"]["start_s"] == 1.2 and sidecar["source"]["kind"] == "file"
     assert sorted(os.listdir(out.parent)) == ["demo.json", "demo.mp4"]
 
 
-def test_cli_trim_raises_the_rate_and_keeps_the_rest(tmp_path, source_clip):
+def test_cli_trim_raises_the_rate_and_keeps_the_rest(tmp_path, source_clip, index_frames):
     out = tmp_path / "up.mkv"
     assert daml_record(f"--from-file {source_clip} --start 2.5 --fps 60 --out {out}") == 0
     video = read_video(out)
     assert video.frames.shape == (30, 60, 80, 3)  # to the end of the clip, size kept
-    assert [frame_index(f) for f in video.frames] == [75 + k // 2 for k in range(30)]
+    assert [index_frames.index(f) for f in video.frames] == [75 + k // 2 for k in range(30)]
 
 
 def test_cli_trim_crops_the_workspace(tmp_path):
@@ -191,15 +203,15 @@ def test_cli_trim_crops_the_workspace(tmp_path):
     assert read_video(out).frames.min() == 255
 
 
-def test_cli_image_folder_with_source_fps(tmp_path):
+def test_cli_image_folder_with_source_fps(tmp_path, index_frames):
     folder = tmp_path / "frames"
     folder.mkdir()
     for i in range(20):
-        cv2.imwrite(str(folder / f"{i:03d}.jpg"), index_frame(i)[:, :, ::-1])
+        cv2.imwrite(str(folder / f"{i:03d}.jpg"), index_frames.frame(i)[:, :, ::-1])
     out = tmp_path / "from_images.mp4"
     assert daml_record(f"--from-file {folder} --source-fps 10 --start 1 --out {out}") == 0
     video = read_video(out)
-    assert video.fps == 10 and [frame_index(f) for f in video.frames] == list(range(10, 20))
+    assert video.fps == 10 and [index_frames.index(f) for f in video.frames] == list(range(10, 20))
 
 
 @pytest.mark.parametrize(
@@ -257,20 +269,17 @@ def test_cli_sim_avatar_video_is_eval_case_k_and_a_loadable_demo(sim_video):
     assert read_video(sim_video).fps == config.control_hz
 
 
-def test_cli_adapt_accepts_the_sim_video(sim_video, tmp_path):
+def test_cli_adapt_accepts_the_sim_video(sim_video, tmp_path, tiny_model):
     import torch
 
     from daml.adapt import load_adapted
     from daml.checkpoint import Checkpoint, save_checkpoint
-    from daml.config import ModelConfig, RunConfig
+    from daml.config import RunConfig
     from daml.meta import init_params
 
-    model = ModelConfig(image_px=16, episode_steps=8, conv_channels=(8, 8), conv_strides=(1, 1),
-                        hidden_sizes=(32, 32), bias_transform_dim=8, temporal_channels=8,
-                        temporal_kernel=3)  # fmt: skip
-    params = init_params(model, torch.Generator().manual_seed(0))
+    params = init_params(tiny_model, torch.Generator().manual_seed(0))
     checkpoint = tmp_path / "meta.pt"
-    save_checkpoint(checkpoint, Checkpoint("meta", RunConfig(model=model), params))
+    save_checkpoint(checkpoint, Checkpoint("meta", RunConfig(model=tiny_model), params))
     adapted = tmp_path / "adapted.pt"
     assert main(["adapt", "--checkpoint", str(checkpoint), "--video", str(sim_video), "--out",
                  str(adapted)]) == 0  # fmt: skip

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -24,42 +25,37 @@ from daml.video import (
     write_video,
 )
 
-# Frame i carries its index as grey levels 16 + 32 * digit (base 8, one digit per channel), far
-# enough apart to survive lossy mp4v coding.
+
+@pytest.fixture
+def write_raw(index_frames) -> Callable[..., Path]:
+    """write_raw(path, count, fps=30.0, fourcc="mp4v", size=(64, 48)) -> path.
+
+    Encodes `count` index frames with cv2.VideoWriter directly (independent of daml).
+    """
+
+    def write(
+        path: Path,
+        count: int,
+        fps: float = 30.0,
+        fourcc: str = "mp4v",
+        size: tuple[int, int] = (64, 48),
+    ) -> Path:
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+        assert writer.isOpened()
+        for i in range(count):
+            frame = index_frames.frame(i, size[1], size[0])
+            writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
+        writer.release()
+        return path
+
+    return write
 
 
-def index_frame(i: int, height: int = 48, width: int = 64) -> np.ndarray:
-    """RGB frame (H, W, 3) encoding index i < 512."""
-    digits = (i % 8, (i // 8) % 8, i // 64)
-    return np.broadcast_to(np.array([16 + 32 * d for d in digits], np.uint8), (height, width, 3))
-
-
-def frame_index(frame_rgb: np.ndarray) -> int:
-    digits = np.round((frame_rgb.reshape(-1, 3).mean(axis=0) - 16) / 32).astype(int)
-    return int(digits[0] + 8 * digits[1] + 64 * digits[2])
-
-
-def write_raw(
-    path: Path,
-    count: int,
-    fps: float = 30.0,
-    fourcc: str = "mp4v",
-    size: tuple[int, int] = (64, 48),
-) -> Path:
-    """Encode `count` index frames with cv2.VideoWriter directly (independent of daml)."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
-    assert writer.isOpened()
-    for i in range(count):
-        writer.write(np.ascontiguousarray(index_frame(i, size[1], size[0])[:, :, ::-1]))
-    writer.release()
-    return path
-
-
-def test_reads_mp4_in_order_as_rgb(tmp_path):
+def test_reads_mp4_in_order_as_rgb(tmp_path, index_frames, write_raw):
     video = read_video(write_raw(tmp_path / "clip.mp4", 20, fps=12.5))
     assert video.frames.shape == (20, 48, 64, 3) and video.frames.dtype == np.uint8
     assert video.fps == 12.5 and video.info.fps_from_metadata
-    assert [frame_index(f) for f in video.frames] == list(range(20))
+    assert [index_frames.index(f) for f in video.frames] == list(range(20))
     assert video.duration_s == pytest.approx(20 / 12.5)
 
 
@@ -67,27 +63,27 @@ def test_reads_mp4_in_order_as_rgb(tmp_path):
     ("name", "fourcc"),
     [("a.avi", "MJPG"), ("a.mov", "mp4v"), ("a.mkv", "FFV1"), ("a.webm", "VP80")],
 )
-def test_reads_other_containers(tmp_path, name, fourcc):
+def test_reads_other_containers(tmp_path, name, fourcc, index_frames, write_raw):
     video = read_video(write_raw(tmp_path / name, 10, fourcc=fourcc))
-    assert [frame_index(f) for f in video.frames] == list(range(10))
+    assert [index_frames.index(f) for f in video.frames] == list(range(10))
 
 
-def test_image_folder_in_natural_order_with_default_fps(tmp_path):
+def test_image_folder_in_natural_order_with_default_fps(tmp_path, index_frames):
     for i in range(12):  # frame_2 must come before frame_10
-        cv2.imwrite(str(tmp_path / f"frame_{i}.png"), index_frame(i)[:, :, ::-1])
+        cv2.imwrite(str(tmp_path / f"frame_{i}.png"), index_frames.frame(i)[:, :, ::-1])
     (tmp_path / "notes.txt").write_text("ignored")
     video = read_video(tmp_path)
-    assert [frame_index(f) for f in video.frames] == list(range(12))
+    assert [index_frames.index(f) for f in video.frames] == list(range(12))
     assert video.fps == DEFAULT_FPS and not video.info.fps_from_metadata
     assert video.info.kind == "images"
     assert read_video(tmp_path, fps=10).fps == 10
 
 
-def test_image_folder_errors(tmp_path):
+def test_image_folder_errors(tmp_path, index_frames):
     with pytest.raises(DataError, match="holds no"):
         read_video(tmp_path)
-    cv2.imwrite(str(tmp_path / "0.png"), index_frame(0))
-    cv2.imwrite(str(tmp_path / "1.png"), index_frame(1, 20, 20))
+    cv2.imwrite(str(tmp_path / "0.png"), index_frames.frame(0))
+    cv2.imwrite(str(tmp_path / "1.png"), index_frames.frame(1, 20, 20))
     with pytest.raises(DataError, match="all frames must match"):
         read_video(tmp_path)
     (tmp_path / "1.png").write_bytes(b"not a png")
@@ -100,23 +96,23 @@ def test_missing_file(tmp_path):
         read_video(tmp_path / "nope.mp4")
 
 
-def test_not_a_video(tmp_path):
+def test_not_a_video(tmp_path, index_frames):
     (tmp_path / "text.mp4").write_text("hello " * 100)
     with pytest.raises(DataError, match="text.mp4: cannot decode it"):
         read_video(tmp_path / "text.mp4")
-    cv2.imwrite(str(tmp_path / "still.png"), index_frame(0))
+    cv2.imwrite(str(tmp_path / "still.png"), index_frames.frame(0))
     with pytest.raises(DataError, match="single image"):
         read_video(tmp_path / "still.png")
 
 
-def test_zero_and_one_frame(tmp_path):
+def test_zero_and_one_frame(tmp_path, write_raw):
     with pytest.raises(DataError, match="has no frames"):
         read_video(write_raw(tmp_path / "empty.avi", 0, fourcc="MJPG"))
     with pytest.raises(DataError, match="only 1 frame; a demo needs at least 2"):
         read_video(write_raw(tmp_path / "one.mp4", 1))
 
 
-def test_truncated_files(tmp_path):
+def test_truncated_files(tmp_path, write_raw):
     # AVI keeps its frame count in the header: a cut file decodes fewer frames than it declares.
     data = write_raw(tmp_path / "full.avi", 60, fourcc="MJPG").read_bytes()
     (tmp_path / "cut.avi").write_bytes(data[: len(data) * 6 // 10])
@@ -129,14 +125,14 @@ def test_truncated_files(tmp_path):
         read_video(tmp_path / "cut.mp4")
 
 
-def test_absurd_fps_metadata_falls_back_to_default(tmp_path):
+def test_absurd_fps_metadata_falls_back_to_default(tmp_path, write_raw):
     video = read_video(write_raw(tmp_path / "fast.mp4", 5, fps=2000))
     assert video.fps == DEFAULT_FPS and not video.info.fps_from_metadata
 
 
 @pytest.mark.parametrize("fps", [0, -5, float("nan"), float("inf"), 1001])
-def test_absurd_fps_is_refused(tmp_path, fps):
-    frames = np.stack([index_frame(i) for i in range(3)])
+def test_absurd_fps_is_refused(tmp_path, fps, index_frames, write_raw):
+    frames = np.stack([index_frames.frame(i) for i in range(3)])
     with pytest.raises(ConfigError, match="fps must be in"):
         write_video(tmp_path / "x.mp4", frames, fps)
     with pytest.raises(ConfigError, match="source fps must be in"):
@@ -144,7 +140,7 @@ def test_absurd_fps_is_refused(tmp_path, fps):
     assert sorted(os.listdir(tmp_path)) == ["ok.mp4"]
 
 
-def test_huge_resolution_is_downscaled_while_decoding(tmp_path):
+def test_huge_resolution_is_downscaled_while_decoding(tmp_path, index_frames, write_raw):
     width, height, count = 3840, 2160, 6
     path = write_raw(tmp_path / "uhd.avi", count, fourcc="MJPG", size=(width, height))
     tracemalloc.start()
@@ -153,19 +149,19 @@ def test_huge_resolution_is_downscaled_while_decoding(tmp_path):
     tracemalloc.stop()
     assert video.frames.shape == (count, 144, 256, 3)
     assert (video.info.source_width, video.info.source_height) == (width, height)
-    assert [frame_index(f) for f in video.frames] == list(range(count))
+    assert [index_frames.index(f) for f in video.frames] == list(range(count))
     # holding every full-size frame would need count * 24.9 MB; one or two at a time is the bound
     assert peak < 2 * width * height * 3
 
 
-def test_load_demo_frames_crops_square_resizes_and_resamples(tmp_path):
+def test_load_demo_frames_crops_square_resizes_and_resamples(tmp_path, index_frames, write_raw):
     path = write_raw(tmp_path / "clip.mkv", 30, fourcc="FFV1", size=(80, 60))
     frames = load_demo_frames(path, frames=10, image_px=16)
     assert frames.shape == (10, 16, 16, 3) and frames.dtype == np.uint8
-    assert [frame_index(f) for f in frames] == [0, 3, 6, 10, 13, 16, 19, 23, 26, 29]
+    assert [index_frames.index(f) for f in frames] == [0, 3, 6, 10, 13, 16, 19, 23, 26, 29]
     assert list(uniform_indices(30, 10)) == [0, 3, 6, 10, 13, 16, 19, 23, 26, 29]
     longer = load_demo_frames(path, frames=45, image_px=8)  # more than the clip: repeats
-    assert [frame_index(f) for f in longer] == list(uniform_indices(30, 45))
+    assert [index_frames.index(f) for f in longer] == list(uniform_indices(30, 45))
     with pytest.raises(ConfigError, match="frames must be >= 2"):
         load_demo_frames(path, frames=1, image_px=16)
 
@@ -187,7 +183,7 @@ def test_crop_region_in_source_pixels(tmp_path):
             load_demo_frames(path, frames=3, image_px=8, crop=bad)
 
 
-def test_write_video_round_trips_and_leaves_no_temp_files(tmp_path):
+def test_write_video_round_trips_and_leaves_no_temp_files(tmp_path, index_frames):
     frames = np.random.default_rng(0).integers(0, 256, (5, 24, 32, 3), dtype=np.uint8)
     path = write_video(tmp_path / "sub" / "exact.mkv", frames, fps=7)
     video = read_video(path)
@@ -195,13 +191,13 @@ def test_write_video_round_trips_and_leaves_no_temp_files(tmp_path):
     assert video.fps == 7
     assert os.listdir(tmp_path / "sub") == ["exact.mkv"]
     odd = write_video(
-        tmp_path / "odd.mp4", np.stack([index_frame(i, 47, 63) for i in range(4)]), 15
+        tmp_path / "odd.mp4", np.stack([index_frames.frame(i, 47, 63) for i in range(4)]), 15
     )
     assert read_video(odd).frames.shape == (4, 46, 62, 3)  # mp4v needs even sizes
 
 
-def test_write_video_bad_outputs(tmp_path):
-    frames = np.stack([index_frame(i) for i in range(3)])
+def test_write_video_bad_outputs(tmp_path, index_frames):
+    frames = np.stack([index_frames.frame(i) for i in range(3)])
     with pytest.raises(ConfigError, match="cannot write .xyz videos"):
         write_video(tmp_path / "a.xyz", frames, 15)
     (tmp_path / "file").write_text("x")
@@ -214,22 +210,26 @@ def test_write_video_bad_outputs(tmp_path):
     assert os.listdir(tmp_path) == ["file"]
 
 
-def test_failed_write_keeps_the_existing_file(tmp_path):
-    path = write_video(tmp_path / "demo.mp4", np.stack([index_frame(i) for i in range(4)]), 15)
+def test_failed_write_keeps_the_existing_file(tmp_path, index_frames):
+    path = write_video(
+        tmp_path / "demo.mp4", np.stack([index_frames.frame(i) for i in range(4)]), 15
+    )
     before = path.read_bytes()
     with pytest.raises(DataError, match="all frames must have one size"):
         with AtomicVideoWriter(path, 15) as writer:
-            writer.write(index_frame(0))
-            writer.write(index_frame(1, 20, 20))
+            writer.write(index_frames.frame(0))
+            writer.write(index_frames.frame(1, 20, 20))
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["demo.mp4"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
-def test_read_only_folder(tmp_path):
+def test_read_only_folder(tmp_path, index_frames):
     tmp_path.chmod(0o500)
     try:
         with pytest.raises(DataError, match="cannot write to folder"):
-            write_video(tmp_path / "a.mp4", np.stack([index_frame(0), index_frame(1)]), 15)
+            write_video(
+                tmp_path / "a.mp4", np.stack([index_frames.frame(0), index_frames.frame(1)]), 15
+            )
     finally:
         tmp_path.chmod(0o700)
 
