@@ -6,13 +6,35 @@ panda-gym's `pybullet.py` does). Must not import torch or daml.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pybullet
-import pybullet_data
-from pybullet_utils import bullet_client
+
+
+@contextlib.contextmanager
+def _native_stdout_silenced() -> Iterator[None]:
+    """Silence fd 1 for a moment: pybullet's C code prints banners ("pybullet build time",
+    "argv[0]=") straight to stdout, where they would mix with the commands' own output."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+with _native_stdout_silenced():
+    import pybullet
+    import pybullet_data
+    from pybullet_utils import bullet_client
 
 Vec3 = Sequence[float]
 TOP_DOWN_QUAT = (1.0, 0.0, 0.0, 0.0)  # gripper pointing straight down (180 deg about x)
@@ -65,7 +87,8 @@ class Bullet:
     """A headless PyBullet client (DIRECT) with the handful of calls the sim package needs."""
 
     def __init__(self) -> None:
-        self._p = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
+        with _native_stdout_silenced():
+            self._p = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
 
     # ------------------------------------------------------------------ world
     def reset_world(self, timestep_s: float, solver_iterations: int) -> None:
