@@ -7,6 +7,7 @@ panda-gym's `pybullet.py` does). Must not import torch or daml.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -14,24 +15,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
+_LIBC = ctypes.CDLL("libc.so.6")
+
 
 @contextlib.contextmanager
-def _native_stdout_silenced() -> Iterator[None]:
-    """Silence fd 1 for a moment: pybullet's C code prints banners ("pybullet build time",
-    "argv[0]=") straight to stdout, where they would mix with the commands' own output."""
+def _native_output_silenced() -> Iterator[None]:
+    """Silence fds 1 and 2 for a moment: pybullet's C code prints banners ("pybullet build
+    time", "argv[0]=") straight to them, where they would mix with the commands' own output.
+    Python exceptions still propagate and are reported after the fds are restored."""
     sys.stdout.flush()
-    saved = os.dup(1)
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, 1)
+        for fd in saved:
+            os.dup2(devnull, fd)
         yield
     finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+        _LIBC.fflush(None)  # C stdio may still hold the banner in its buffer
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
         os.close(devnull)
 
 
-with _native_stdout_silenced():
+with _native_output_silenced():
     import pybullet
     import pybullet_data
     from pybullet_utils import bullet_client
@@ -87,7 +95,7 @@ class Bullet:
     """A headless PyBullet client (DIRECT) with the handful of calls the sim package needs."""
 
     def __init__(self) -> None:
-        with _native_stdout_silenced():
+        with _native_output_silenced():
             self._p = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
 
     # ------------------------------------------------------------------ world
