@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import ctypes.util
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_LIBC = ctypes.CDLL("libc.so.6")
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c"))  # libc.so.6 on Linux, libc.dylib on macOS
 
 
 @contextlib.contextmanager
