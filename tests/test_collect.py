@@ -114,3 +114,12 @@ def test_collect_via_console_script_is_the_same_cli(tmp_path):
         check=True,
     )
     assert "--variations" in result.stdout and "--workers" in result.stdout
+
+
+def test_summary_counts_robot_and_human_failures_separately():
+    from daml.commands.collect import Attempts, _success_line
+
+    # 3 episodes: one took a failed robot demo first, one a missed human-like demo first.
+    line = _success_line([Attempts(), Attempts(robot_failures=1), Attempts(human_failures=1)])
+    assert "robot expert success: 4/5 (80.0%)" in line
+    assert "human-like demo success: 3/4 (75.0%)" in line

@@ -24,6 +24,15 @@ _WORKER_ENV: dict = {}  # per worker process: (task, image_px) -> env, built onc
 
 
 @dataclass(frozen=True)
+class Attempts:
+    """How episode k was obtained: sampled variations whose robot expert failed, and those
+    whose robot demo succeeded but the human-like demo missed (both re-sampled, never saved)."""
+
+    robot_failures: int = 0
+    human_failures: int = 0
+
+
+@dataclass(frozen=True)
 class CollectJob:
     """What one worker needs to produce episode `index`."""
 
@@ -104,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def collect_episode(job: CollectJob) -> int:
-    """Produce and save episode `job.index`; returns the number of expert attempts it took."""
+def collect_episode(job: CollectJob) -> Attempts:
+    """Produce and save episode `job.index`; returns the failed samples it took on the way."""
     import numpy as np
 
     import sim
@@ -115,16 +124,19 @@ def collect_episode(job: CollectJob) -> int:
     if key not in _WORKER_ENV:
         _WORKER_ENV[key] = sim.make_env(job.task, sim.EnvConfig(image_px=job.image_px))
     env = _WORKER_ENV[key]
+    robot_failures = human_failures = 0
     for attempt in range(MAX_EXPERT_ATTEMPTS):
         rng = np.random.default_rng(np.random.SeedSequence([job.seed, job.index, attempt]))
         variation = sim.sample_variation(job.task, job.split, rng)
         robot_seed, human_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
         robot = sim.robot_demo(env, variation, seed=robot_seed)
         if not robot["success"]:
+            robot_failures += 1
             continue
         look = sim.sample_look(job.split, rng)
         human = sim.human_demo(env, variation, look, seed=human_seed)
         if not human["success"]:
+            human_failures += 1
             continue
         episode = Episode(
             robot_frames=robot["frames"],
@@ -141,17 +153,17 @@ def collect_episode(job: CollectJob) -> int:
             },
         )
         save_episode(episode_path(Path(job.out), job.index), episode)
-        return attempt + 1
+        return Attempts(robot_failures, human_failures)
     raise DataError(
         f"the expert failed {MAX_EXPERT_ATTEMPTS} sampled variations in a row for episode "
         f"{job.index} of task {job.task}; the simulator or object pool is broken"
     )
 
 
-def _run_jobs(jobs: list[CollectJob], workers: int) -> list[int]:
+def _run_jobs(jobs: list[CollectJob], workers: int) -> list[Attempts]:
     from tqdm import tqdm
 
-    attempts: list[int] = []
+    attempts: list[Attempts] = []
     with tqdm(total=len(jobs), desc="collect", unit="episode", smoothing=0.05) as bar:
         if workers == 1 or len(jobs) <= 1:
             for job in jobs:
@@ -208,7 +220,7 @@ def _ensure_writable(out: Path) -> None:
 
 
 def _print_summary(
-    out: Path, variations: int, collected: int, attempts: list[int], seconds: float
+    out: Path, variations: int, collected: int, attempts: list[Attempts], seconds: float
 ) -> None:
     from daml.data import DemoDataset
 
@@ -226,7 +238,18 @@ def _print_summary(
     )
     if attempts:
         print(
-            f"  expert success: {len(attempts)}/{sum(attempts)} attempts "
-            f"({100 * len(attempts) / sum(attempts):.1f}%)  time: {seconds:.1f} s "
+            f"  {_success_line(attempts)}  time: {seconds:.1f} s "
             f"({60 * len(attempts) / max(seconds, 1e-9):.1f} episodes/min)"
         )
+
+
+def _success_line(attempts: list[Attempts]) -> str:
+    """Expert success over every sampled variation, and the human-like demo's over the
+    variations whose robot demo succeeded (failures of either are re-sampled)."""
+    episodes = len(attempts)
+    robot_ok = episodes + sum(a.human_failures for a in attempts)
+    robot_tries = robot_ok + sum(a.robot_failures for a in attempts)
+    return (
+        f"robot expert success: {robot_ok}/{robot_tries} ({100 * robot_ok / robot_tries:.1f}%)  "
+        f"human-like demo success: {episodes}/{robot_ok} ({100 * episodes / robot_ok:.1f}%)"
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -47,12 +46,6 @@ class ConstantPolicy:
     def act(self, image: np.ndarray, state: np.ndarray) -> np.ndarray:
         self.inputs.append((image.shape, state.copy()))
         return self.action
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def launch_config(url: str, **camera_changes) -> LaunchConfig:
@@ -284,8 +277,8 @@ def test_killing_the_client_mid_episode_stops_the_arm(twin):
     assert np.ptp(positions, axis=0).max() < 0.005
 
 
-def test_the_bridge_reconnects_and_resumes_only_on_fresh_data():
-    port = free_port()
+def test_the_bridge_reconnects_and_resumes_only_on_fresh_data(unused_port):
+    port = unused_port
     twin_config = load_twin_config(CONFIG_PATH, port=port)
     config = launch_config(f"ws://127.0.0.1:{port}")
     first = BackgroundTwin(twin_config).start()
@@ -313,24 +306,6 @@ def test_the_bridge_reconnects_and_resumes_only_on_fresh_data():
     assert result[0].reconnects >= 1
 
 
-@pytest.fixture(scope="module")
-def adapted_policy(tmp_path_factory, tiny_model_factory) -> Path:
-    """A real AdaptedPolicy file: a tiny 64px learner adapted on a sim demo video."""
-    import sim
-    from daml.adapt import adapt_from_frames
-    from daml.config import MetaConfig
-    from daml.meta import Learner
-
-    model = tiny_model_factory(image_px=64, episode_steps=40, conv_strides=(2, 2))
-    learner = Learner.create(model, MetaConfig(), seed=0)
-    with sim.make_env("pick_place", sim.EnvConfig(image_px=64)) as env:
-        variation = sim.sample_variation("pick_place", "test", np.random.default_rng(0))
-        frames = sim.robot_demo(env, variation, seed=0)["frames"]
-    path = tmp_path_factory.mktemp("policy") / "adapted.pt"
-    adapt_from_frames(learner, frames).save(path)
-    return path
-
-
 def test_an_adapted_policy_drives_the_sim_arm_for_a_full_episode(twin, adapted_policy, capsys):
     reset_twin(twin, seed=7)
     episode_steps = twin.call(lambda: twin.server.arm.status()["episode_steps"])
@@ -354,74 +329,6 @@ def test_an_adapted_policy_drives_the_sim_arm_for_a_full_episode(twin, adapted_p
     assert np.ptp([a.ee_position_m for a in episode], axis=0).max() > 0.005  # and it moved
 
 
-def children_of(pid: int) -> list[int]:
-    """Direct child process ids (Linux /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    return (
-        Path(f"/proc/{pid}").exists()
-        and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    )
-
-
-def test_bringup_runs_twin_and_runner_and_sigterm_stops_both(adapted_policy):
-    command = [sys.executable, str(ROOT / "launch" / "bringup.py"), "--config", str(CONFIG_PATH)]
-    command += ["--policy", str(adapted_policy), "--port", "0"]
-    bringup = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    chunks: list[str] = []  # both children write here too; tqdm's \r lines are not split
-    reader = threading.Thread(
-        target=lambda: chunks.extend(iter(lambda: bringup.stdout.read(64), ""))
-    )
-    reader.start()
-    try:
-        deadline = time.monotonic() + 90
-        while "img latency" not in "".join(chunks) and time.monotonic() < deadline:
-            time.sleep(0.2)  # until the runner's status line shows it driving the arm
-        children = children_of(bringup.pid)
-        assert len(children) == 2, "bringup did not start the twin and the runner"
-        bringup.send_signal(signal.SIGTERM)
-        bringup.wait(40)
-    finally:
-        if bringup.poll() is None:
-            bringup.kill()
-        reader.join(10)
-    output = "".join(chunks)
-    assert bringup.returncode == 0, output
-    assert "stopped: received SIGINT; zero motion sent" in output
-    assert "sim twin: serving" in output and "sim twin: stopped" in output
-    assert not any(alive(pid) for pid in children)
-
-
-def test_unreachable_rosbridge_is_one_clear_error(capsys, tmp_path):
-    port = free_port()
-    code = daml.cli.main(
-        [
-            "run",
-            "--rosbridge",
-            f"ws://127.0.0.1:{port}",
-            "--policy",
-            str(tmp_path / "p.pt"),
-            "--config",
-            str(CONFIG_PATH),
-        ]
-    )
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2
-    assert len(err) == 1 and "cannot reach rosbridge at ws://127.0.0.1" in err[0]
-
-
 def test_a_port_that_speaks_no_websocket_is_a_clear_error_and_the_bridge_recovers(twin):
     with socket.socket() as silent:  # accepts TCP connections, never answers the handshake
         silent.bind(("127.0.0.1", 0))
@@ -437,10 +344,3 @@ def test_a_port_that_speaks_no_websocket_is_a_clear_error_and_the_bridge_recover
         while bridge.observation() is None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert bridge.observation() is not None
-
-
-def test_bad_launch_config_is_a_config_error(capsys, tmp_path):
-    bad = tmp_path / "bad.toml"
-    bad.write_text(CONFIG_PATH.read_text().replace("max_speed_m_s = 0.6", "max_speed_m_s = -1"))
-    code = daml.cli.main(["run", "--policy", "p.pt", "--config", str(bad)])
-    assert code == 2 and "safety.max_speed_m_s" in capsys.readouterr().err
