@@ -1,0 +1,112 @@
+"""Motor-skill ceiling: behaviour cloning on ONE variation, then closed-loop success on it.
+
+For each of V sampled train variations, the scripted expert records D robot demos that differ
+only in the arm's start (a few cm of jitter); the daml policy (same encoder + MLP as the meta-
+learner, no adaptation) is trained by plain BC on them alone and rolled out from R new starts of
+the same scene. Nothing has to be inferred about the task, so this measures whether the
+architecture, the 64x64 camera and the action contract can do the manipulation at all; the
+one-shot benchmark (`daml bench`) adds identifying the task from a human video on new objects.
+
+    python benchmarks/single_task_bc.py --task push --variations 2 --steps 800
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+import sim
+from daml.adapt import AdaptedPolicy
+from daml.config import MetaConfig, ModelConfig, RunConfig
+from daml.meta import Learner, bc_losses, build_model, theta_of
+
+
+def record_demos(env, variation, count: int, first_seed: int) -> list[dict]:
+    """`count` successful expert demos of `variation` (failed ones are skipped)."""
+    demos, seed = [], first_seed
+    while len(demos) < count:
+        demo = sim.robot_demo(env, variation, seed=seed)
+        seed += 1
+        if demo["success"]:
+            demos.append(demo)
+        if seed - first_seed > 4 * count:
+            raise RuntimeError(f"the expert keeps failing on {variation}")
+    return demos
+
+
+def train_bc(demos: list[dict], steps: int, batch: int, seed: int) -> AdaptedPolicy:
+    """Plain BC (Adam 1e-3) on the demos; returns the trained policy."""
+    frames = torch.from_numpy(np.stack([d["frames"] for d in demos])).permute(0, 1, 4, 2, 3)
+    states = torch.from_numpy(np.stack([d["states"] for d in demos]))
+    actions = torch.from_numpy(np.stack([d["actions"] for d in demos]))
+    flat = states.reshape(-1, states.shape[-1])
+    model = ModelConfig(
+        state_mean=flat.mean(0).tolist(), state_std=flat.std(0).clamp_min(1e-3).tolist()
+    )
+    meta = MetaConfig(inner_steps=0)
+    initial = theta_of(Learner.create(model, meta, seed).params)
+    theta = {name: value.detach().requires_grad_(True) for name, value in initial.items()}
+    optimizer = torch.optim.Adam(theta.values(), lr=1e-3)
+    generator = torch.Generator().manual_seed(seed)
+    structure = build_model(model)
+    for _ in range(steps):
+        picks = torch.randint(0, len(demos), (batch,), generator=generator)
+        loss = (
+            sum(
+                bc_losses(structure, theta, frames[i], states[i], actions[i], meta)["total"]
+                for i in picks
+            )
+            / batch
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return AdaptedPolicy(RunConfig(model=model, meta=meta), theta)
+
+
+def closed_loop_success(env, policy: AdaptedPolicy, variation, seeds: list[int]) -> int:
+    successes = 0
+    for seed in seeds:
+        obs, _ = env.reset(seed=seed, variation=variation)
+        info = {"success": False}
+        for _ in range(env.episode_steps):
+            obs, _, _, _, info = env.step(policy.act(obs["image"], obs["state"]))
+        successes += bool(info["success"])
+    return successes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="push", choices=sim.TASKS)
+    parser.add_argument("--variations", type=int, default=2, help="scenes, each its own policy")
+    parser.add_argument("--demos", type=int, default=48, help="expert demos per scene")
+    parser.add_argument("--steps", type=int, default=800, help="BC steps (batch of 8 demos)")
+    parser.add_argument("--rollouts", type=int, default=30, help="closed-loop trials per scene")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    with sim.make_env(args.task) as env:
+        for index in range(args.variations):
+            variation = sim.sample_variation(args.task, "train", rng)
+            started = time.perf_counter()
+            demos = record_demos(env, variation, args.demos, first_seed=1000 * (index + 1))
+            policy = train_bc(demos, args.steps, batch=8, seed=args.seed + index)
+            seeds = [10**6 + 1000 * index + k for k in range(args.rollouts)]
+            wins = closed_loop_success(env, policy, variation, seeds)
+            rows.append((index, wins, time.perf_counter() - started))
+    print(f"{args.task}: BC on one scene ({args.demos} demos, {args.steps} steps), closed loop")
+    print("| scene | success | seconds |")
+    print("| ---: | ---: | ---: |")
+    for index, wins, seconds in rows:
+        print(f"| {index} | {wins}/{args.rollouts} | {seconds:.0f} |")
+    total, trials = sum(wins for _, wins, _ in rows), args.rollouts * len(rows)
+    print(f"| all | {total}/{trials} ({100 * total / trials:.1f}%) | |")
+
+
+if __name__ == "__main__":
+    main()
