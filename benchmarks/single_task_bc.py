@@ -21,7 +21,9 @@ import torch
 import sim
 from daml.adapt import AdaptedPolicy
 from daml.config import MetaConfig, ModelConfig, RunConfig
+from daml.evaluate import rollout
 from daml.meta import Learner, bc_losses, build_model, theta_of
+from daml.train import state_statistics
 
 
 def record_demos(env, variation, count: int, first_seed: int) -> list[dict]:
@@ -42,10 +44,8 @@ def train_bc(demos: list[dict], steps: int, batch: int, seed: int) -> AdaptedPol
     frames = torch.from_numpy(np.stack([d["frames"] for d in demos])).permute(0, 1, 4, 2, 3)
     states = torch.from_numpy(np.stack([d["states"] for d in demos]))
     actions = torch.from_numpy(np.stack([d["actions"] for d in demos]))
-    flat = states.reshape(-1, states.shape[-1])
-    model = ModelConfig(
-        state_mean=flat.mean(0).tolist(), state_std=flat.std(0).clamp_min(1e-3).tolist()
-    )
+    state_mean, state_std = state_statistics(states.reshape(-1, states.shape[-1]).numpy())
+    model = ModelConfig(state_mean=state_mean, state_std=state_std)
     meta = MetaConfig(inner_steps=0)
     initial = theta_of(Learner.create(model, meta, seed).params)
     theta = {name: value.detach().requires_grad_(True) for name, value in initial.items()}
@@ -68,14 +68,8 @@ def train_bc(demos: list[dict], steps: int, batch: int, seed: int) -> AdaptedPol
 
 
 def closed_loop_success(env, policy: AdaptedPolicy, variation, seeds: list[int]) -> int:
-    successes = 0
-    for seed in seeds:
-        obs, _ = env.reset(seed=seed, variation=variation)
-        info = {"success": False}
-        for _ in range(env.episode_steps):
-            obs, _, _, _, info = env.step(policy.act(obs["image"], obs["state"]))
-        successes += bool(info["success"])
-    return successes
+    """Successful episodes of `policy` on `variation`, one rollout per env reset seed."""
+    return sum(rollout(env, policy, variation, seed)[0] for seed in seeds)
 
 
 def main() -> None:

@@ -83,14 +83,23 @@ def fit_to_dataset(config: RunConfig, dataset: DemoDataset) -> RunConfig:
     states = np.concatenate(
         [dataset[i].robot_states for i in range(min(len(dataset), STATE_STATS_EPISODES))]
     )
+    state_mean, state_std = state_statistics(states)
     model = replace(
         config.model,
         image_px=dataset.manifest.image_px,
         episode_steps=dataset.manifest.episode_steps,
-        state_mean=tuple(float(v) for v in states.mean(axis=0)),
-        state_std=tuple(max(float(v), MIN_STATE_STD) for v in states.std(axis=0)),
+        state_mean=state_mean,
+        state_std=state_std,
     )
     return replace(config, model=model)
+
+
+def state_statistics(states: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-dimension mean and std of robot states (N, 4), the std floored at MIN_STATE_STD:
+    the normaliser a model config stores (ModelConfig.state_mean / state_std)."""
+    mean = tuple(float(v) for v in states.mean(axis=0))
+    std = tuple(max(float(v), MIN_STATE_STD) for v in states.std(axis=0))
+    return mean, std
 
 
 @dataclass
