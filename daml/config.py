@@ -126,6 +126,10 @@ class TrainConfig:
     checkpoint_every: int = 500  # write step_NNNNNN.pt and last.pt every N steps
     batching: str = "vmap"  # "vmap": one batched computation; "loop": per-task loop (same
     # math; ~2x faster on a small CPU, see benchmarks/meta_throughput.py)
+    lr_schedule: str = "constant"  # "constant", or "cosine": outer_lr decays to
+    # final_lr_fraction * outer_lr at train.steps (half a cosine period)
+    final_lr_fraction: float = 0.01
+    init_checkpoint: str = ""  # start from this meta checkpoint's params (fresh Adam, step 0)
 
     def __post_init__(self) -> None:
         for name in ("steps", "meta_batch", "log_every", "val_every", "val_tasks"):
@@ -136,6 +140,24 @@ class TrainConfig:
             self.batching in ("vmap", "loop"),
             f"train.batching must be 'vmap' or 'loop', got {self.batching!r}",
         )
+        _require(
+            self.lr_schedule in ("constant", "cosine"),
+            f"train.lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}",
+        )
+        _require(
+            0 <= self.final_lr_fraction <= 1,
+            f"train.final_lr_fraction must be in [0, 1], got {self.final_lr_fraction}",
+        )
+
+    def outer_lr_at(self, step: int) -> float:
+        """The Adam learning rate of the update that takes the run from `step` to `step + 1`."""
+        if self.lr_schedule == "constant":
+            return self.outer_lr
+        progress = min(step / self.steps, 1.0)
+        fraction = self.final_lr_fraction + (1 - self.final_lr_fraction) * 0.5 * (
+            1 + math.cos(math.pi * progress)
+        )
+        return self.outer_lr * fraction
 
 
 @dataclass

@@ -126,7 +126,9 @@ def train(
 
     With `resume`, `config` must equal the run's saved config except for train.steps. Batches
     depend only on (seed, step) and nothing else draws random numbers, so 2 + 2 resumed steps
-    give the same params as 4 straight ones.
+    give the same params as 4 straight ones (with lr_schedule "cosine", only if train.steps is
+    unchanged: the schedule spans train.steps). Without `resume`, train.init_checkpoint (if set)
+    seeds the params instead of a random init.
     """
     run_dir, torch_device = Path(out_dir), resolve_device(device)
     dataset = DemoDataset(data_dir)
@@ -193,8 +195,11 @@ def _start_run(
                 "or choose another --out"
             )
         checkpoint = None
-        config = fit_to_dataset(config, dataset)
-        learner = Learner.create(config.model, config.meta, config.train.seed).to(device)
+        if config.train.init_checkpoint:
+            learner, config = _warm_start(config, device)
+        else:
+            config = fit_to_dataset(config, dataset)
+            learner = Learner.create(config.model, config.meta, config.train.seed).to(device)
     _check_dataset(dataset, config, "training data")
     if config.train.meta_batch > len(dataset):
         raise ConfigError(
@@ -211,9 +216,24 @@ def _start_run(
     return RunState(config, learner, optimizer, checkpoint.step, best_val)
 
 
+def _warm_start(config: RunConfig, device: torch.device) -> tuple[Learner, RunConfig]:
+    """A fresh run (step 0, new Adam) from train.init_checkpoint's theta, psi and alpha.
+
+    The model section (architecture, image size, T, state normaliser) is the checkpoint's: its
+    weights only make sense with it. The meta and train sections are the given config's, so a
+    DAML checkpoint can seed e.g. a lower-learning-rate run or a robot-demo (MIL) run.
+    """
+    source = load_checkpoint(config.train.init_checkpoint, kind="meta")
+    config = replace(config, model=source.config.model)
+    return Learner(config.model, config.meta, source.params).to(device), config
+
+
 def _meta_step(run: RunState, batch: MetaBatch) -> dict[str, float]:
-    """One outer Adam update on a meta-batch; returns its float metrics."""
+    """One outer Adam update on a meta-batch (at train.outer_lr_at(step)); its float metrics."""
     learner = run.learner
+    lr = run.config.train.outer_lr_at(run.step)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
     loss_fn = meta_loss if run.config.train.batching == "vmap" else meta_loss_per_task
     loss, step_metrics = loss_fn(learner.model, learner.params, batch, learner.meta_config)
     if not torch.isfinite(loss):
@@ -224,7 +244,7 @@ def _meta_step(run: RunState, batch: MetaBatch) -> dict[str, float]:
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     run.optimizer.step()
-    return step_metrics
+    return {**step_metrics, "lr": lr}
 
 
 def _due(run: RunState, every: int) -> bool:

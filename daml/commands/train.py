@@ -5,6 +5,11 @@ Examples:
     daml train --data data/pick_place --out runs/pp --steps 5000 --config cfg.json
     daml train --data data/pick_place --out runs/pp --resume --steps 8000
     daml train --data data/pick_place --out runs/pp_gpu --device cuda
+    daml train --data data/push --out runs/push_ft --init runs/push/best.pt --config ft.json
+
+--init starts a new run (step 0, fresh Adam) from a meta checkpoint's weights and model
+section, with the given meta/train config (e.g. "train": {"lr_schedule": "cosine"} to anneal a
+run that flattened, or "meta": {"inner_source": "robot_demo"} for a MIL oracle).
 
 The run dir gets config.json, metrics.jsonl, learning_curve.png, last.pt, best.pt (lowest
 validation post-adaptation BC loss; needs --val-data) and step_NNNNNN.pt every
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 
 from daml.config import RunConfig
+from daml.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="JSON run config (partial is fine)")
     parser.add_argument("--seed", type=int, help="overrides train.seed")
     parser.add_argument("--resume", action="store_true", help="continue runs/NAME/last.pt")
+    parser.add_argument(
+        "--init", help="start from this meta checkpoint's weights (overrides train.init_checkpoint)"
+    )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
     parser.add_argument(
         "--threads", type=int, help="torch CPU threads (on a busy shared CPU, 1 is often fastest)"
@@ -40,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from daml.train import load_run_config, set_threads, train
 
     set_threads(args.threads)
-
+    if args.resume and args.init:
+        raise ConfigError("--init starts a new run and --resume continues one; pass only one")
     if args.resume and args.config:
         config = RunConfig.load(args.config)
     elif args.resume:
@@ -52,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["steps"] = args.steps
     if args.seed is not None:
         overrides["seed"] = args.seed
+    if args.init is not None:
+        overrides["init_checkpoint"] = args.init
     config = replace(config, train=replace(config.train, **overrides))
     result = train(
         config,

@@ -156,3 +156,41 @@ def test_loop_batching_trains_like_vmap(tmp_path, synthetic_data_dirs, tiny_run_
     for vmap_record, loop_record in zip(records["vmap"], records["loop"], strict=True):
         for key in ("total", "bc", "inner"):
             assert loop_record[key] == pytest.approx(vmap_record[key], rel=1e-4), key
+
+
+def test_cosine_schedule_decays_from_outer_lr_to_its_final_fraction(tiny_run_config):
+    train_config = replace(
+        tiny_run_config.train, steps=100, outer_lr=1e-3, lr_schedule="cosine", final_lr_fraction=0.1
+    )
+    lrs = [train_config.outer_lr_at(step) for step in range(101)]
+    assert lrs[0] == pytest.approx(1e-3) and lrs[100] == pytest.approx(1e-4)
+    assert lrs[50] == pytest.approx(5.5e-4)
+    assert all(a >= b for a, b in zip(lrs[:-1], lrs[1:], strict=True))
+    assert replace(train_config, lr_schedule="constant").outer_lr_at(70) == 1e-3
+
+
+def test_init_starts_a_new_run_from_a_checkpoints_weights(
+    tmp_path, synthetic_data_dirs, config_path, capsys
+):
+    source, warm = tmp_path / "source", tmp_path / "warm"
+    assert main(train_args(synthetic_data_dirs, source, config_path, "--steps", "2")) == 0
+    config = json.loads(config_path.read_text())
+    config["train"].update(lr_schedule="cosine", outer_lr=1e-9, checkpoint_every=1)
+    config_path.write_text(json.dumps(config))
+    init = ["--init", str(source / "last.pt"), "--steps", "1"]
+    assert main(train_args(synthetic_data_dirs, warm, config_path, *init)) == 0
+    before, after = load_checkpoint(source / "last.pt"), load_checkpoint(warm / "last.pt")
+    assert after.step == 1 and after.config.model == before.config.model
+    assert after.config.train.init_checkpoint == str(source / "last.pt")
+    for name, value in before.params.items():  # one step at lr 1e-9 barely moves them
+        assert torch.allclose(after.params[name], value, atol=1e-6), name
+    records = [json.loads(line) for line in (warm / "metrics.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in records if r["split"] == "train"] == [pytest.approx(1e-9)]
+    capsys.readouterr()
+    both = train_args(synthetic_data_dirs, warm, config_path, *init, "--resume")
+    assert main(both) == 2
+    assert "pass only one" in capsys.readouterr().err
+    missing = ["--init", str(tmp_path / "nope.pt")]
+    assert main(train_args(synthetic_data_dirs, tmp_path / "x", config_path, *missing)) == 2
+    err = capsys.readouterr().err
+    assert "nope.pt" in err and err.count("\n") == 1
