@@ -1,0 +1,92 @@
+"""Why do one-shot rollouts fail? Sorts each held-out episode into an outcome by what moved.
+
+For each of the first N episodes of a dataset the DAML checkpoint is adapted on the episode's
+human video and rolled out in the sim (same reset seeds as `daml eval --data`); the script
+tracks every object's base position and counts:
+
+* success;
+* target moved (> MOVED_M in x/y or lifted > LIFTED_M) but not onto its goal/tray, split by
+  whether it ended nearer the other slot (wrong slot) or not (imprecise);
+* a distractor moved and the target did not (wrong object);
+* nothing moved (the arm never engaged an object), with the arm's closest x/y approach to the
+  target.
+
+    python benchmarks/failure_modes.py --checkpoint daml/pretrained/push.pt --data data/push_test
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+import numpy as np
+import torch
+
+import sim
+from daml import OBS_IMAGE_KEY, OBS_STATE_KEY
+from daml.adapt import adapt_from_frames, load_learner
+from daml.commands.eval import DatasetCases
+
+MOVED_M = 0.02  # x/y displacement that counts as "moved"
+LIFTED_M = 0.03  # height gain that counts as "lifted"
+OUTCOMES = ("success", "target moved, wrong slot", "target moved, imprecise", "wrong object",
+            "nothing moved")  # fmt: skip
+
+
+def classify(env, policy, case) -> tuple[str, float]:
+    """Roll `policy` out on `case`; (outcome, closest x/y approach of the gripper to the target)."""
+    obs, _ = env.reset(seed=case.reset_seed, variation=case.variation)
+    scene, target = env.scene, env.scene.variation.target_index
+    start = np.array([env.bullet.pose(body)[0] for body in scene.object_bodies])
+    peak = start[:, 2].copy()
+    closest = np.inf
+    info = {"success": False}
+    for _ in range(env.episode_steps):
+        obs, _, _, truncated, info = env.step(policy.act(obs[OBS_IMAGE_KEY], obs[OBS_STATE_KEY]))
+        now = np.array([env.bullet.pose(body)[0] for body in scene.object_bodies])
+        peak = np.maximum(peak, now[:, 2])
+        closest = min(closest, float(np.linalg.norm(obs[OBS_STATE_KEY][:2] - start[target, :2])))
+        if truncated:
+            break
+    moved = (np.linalg.norm(now[:, :2] - start[:, :2], axis=1) > MOVED_M) | (
+        peak - start[:, 2] > LIFTED_M
+    )
+    if info["success"]:
+        return "success", closest
+    if moved[target]:
+        to_goal = np.linalg.norm(now[target, :2] - scene.target_slot_xy)
+        to_other = np.linalg.norm(now[target, :2] - scene.slot_xy[1 - scene.variation.target_slot])
+        return ("target moved, wrong slot" if to_other < to_goal else "target moved, imprecise"), (
+            closest
+        )
+    return ("wrong object" if moved.any() else "nothing moved"), closest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", required=True, help="DAML meta checkpoint")
+    parser.add_argument("--data", required=True, help="dataset dir (e.g. data/push_test)")
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0, help="as `daml eval --seed`")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    learner, _ = load_learner(args.checkpoint)
+    cases = DatasetCases(sim, args.data, args.episodes, args.seed)
+    counts: Counter[str] = Counter()
+    approach: dict[str, list[float]] = {name: [] for name in OUTCOMES}
+    with sim.make_env(cases.task, cases.env_config) as env:
+        for case in cases:
+            outcome, closest = classify(env, adapt_from_frames(learner, case.human_frames), case)
+            counts[outcome] += 1
+            approach[outcome].append(closest)
+    total = sum(counts.values())
+    print(f"{args.checkpoint} on {args.data}: {total} episodes")
+    print("| outcome | episodes | share | median closest gripper-target x/y (cm) |")
+    print("| --- | ---: | ---: | ---: |")
+    for name in OUTCOMES:
+        median = f"{100 * np.median(approach[name]):.1f}" if approach[name] else "-"
+        print(f"| {name} | {counts[name]} | {counts[name] / total:.0%} | {median} |")
+
+
+if __name__ == "__main__":
+    main()
