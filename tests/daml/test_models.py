@@ -150,6 +150,8 @@ def test_run_config_json_round_trip():
         {"meta": {"inner_steps": -1}},
         {"meta": {"inner_lr": -1}},
         {"train": {"meta_batch": 0}},
+        {"train": {"lr_schedule": "linear"}},
+        {"train": {"final_lr_fraction": 1.5}},
         {"model": {"no_such_key": 1}},
         {"optimiser": {}},
         {"meta": {"inner_steps": "many"}},
