@@ -8,6 +8,7 @@ architecture, the 64x64 camera and the action contract can do the manipulation a
 one-shot benchmark (`daml bench`) adds identifying the task from a human video on new objects.
 
     python benchmarks/single_task_bc.py --task push --variations 2 --steps 800
+    python benchmarks/single_task_bc.py --task pick_place --action-noise 0.2   # DART demos
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ from daml.meta import Learner, bc_losses, build_model, theta_of
 from daml.train import state_statistics
 
 
-def record_demos(env, variation, count: int, first_seed: int) -> list[dict]:
-    """`count` successful expert demos of `variation` (failed ones are skipped)."""
+def record_demos(
+    env, variation, count: int, first_seed: int, action_noise: float = 0.0
+) -> list[dict]:
+    """`count` successful expert demos of `variation` (failed ones are skipped); with
+    `action_noise` > 0 they are DART-style (noisy execution, clean labels: sim.robot_demo)."""
     demos, seed = [], first_seed
     while len(demos) < count:
-        demo = sim.robot_demo(env, variation, seed=seed)
+        demo = sim.robot_demo(env, variation, seed=seed, action_noise=action_noise)
         seed += 1
         if demo["success"]:
             demos.append(demo)
@@ -80,6 +84,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=800, help="BC steps (batch of 8 demos)")
     parser.add_argument("--rollouts", type=int, default=30, help="closed-loop trials per scene")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--action-noise",
+        type=float,
+        default=0.0,
+        help="DART noise std (action units) while recording the demos; labels stay clean",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     rng = np.random.default_rng(args.seed)
@@ -88,12 +98,15 @@ def main() -> None:
         for index in range(args.variations):
             variation = sim.sample_variation(args.task, "train", rng)
             started = time.perf_counter()
-            demos = record_demos(env, variation, args.demos, first_seed=1000 * (index + 1))
+            demos = record_demos(env, variation, args.demos, 1000 * (index + 1), args.action_noise)
             policy = train_bc(demos, args.steps, batch=8, seed=args.seed + index)
             seeds = [10**6 + 1000 * index + k for k in range(args.rollouts)]
             wins = closed_loop_success(env, policy, variation, seeds)
             rows.append((index, wins, time.perf_counter() - started))
-    print(f"{args.task}: BC on one scene ({args.demos} demos, {args.steps} steps), closed loop")
+    print(
+        f"{args.task}: BC on one scene ({args.demos} demos, action noise {args.action_noise}, "
+        f"{args.steps} steps), closed loop"
+    )
     print("| scene | success | seconds |")
     print("| ---: | ---: | ---: |")
     for index, wins, seconds in rows:

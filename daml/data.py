@@ -43,6 +43,7 @@ class Manifest:
     episode_steps: int
     object_ids: list[int] = field(default_factory=list)
     look_split: str = ""
+    action_noise: float = 0.0  # DART noise on the expert's executed motion (sim.robot_demo)
     format_version: int = FORMAT_VERSION
     daml_version: str = ""
 
@@ -67,6 +68,7 @@ class Manifest:
             "image_px",
             "control_hz",
             "episode_steps",
+            "action_noise",
             "format_version",
         )
         return all(getattr(self, key) == getattr(other, key) for key in keys)

@@ -28,6 +28,7 @@ PUSH_PLAN_SPEED_M = 0.012  # time allotted to the push: the arm lags behind unde
 PUSH_REAIM_RAD = 0.5  # largest turn of the push direction away from the planned line
 PUSH_ALIGN_M = 0.01  # largest sideways pusher correction per step
 PUSH_OVERRUN_M = 0.03  # planned push ends this far past nominal contact (see push_waypoints)
+NOISE_STREAM = 0xDA27  # second seed word of the DART noise generator (independent of env seeds)
 PUSH_SHORT_M = 0.008  # stop pushing this short of the goal: the object slides on a little
 PUSHER_HALF_M = 0.012  # closed fingertips' half thickness
 OPEN, CLOSE = -1.0, 1.0
@@ -198,13 +199,24 @@ def expert_action(ee: np.ndarray, desired: np.ndarray, gripper: float) -> np.nda
     return np.append(motion, gripper).astype(np.float32)
 
 
-def robot_demo(env: ManipulationEnv, variation: Variation, seed: int) -> dict[str, np.ndarray]:
+def robot_demo(
+    env: ManipulationEnv, variation: Variation, seed: int, action_noise: float = 0.0
+) -> dict[str, np.ndarray]:
     """Run the scripted expert for one episode of exactly T steps.
+
+    With `action_noise` > 0 the demo is DART-style (Laskey et al., 2017): the arm executes the
+    expert's motion plus Gaussian noise of that standard deviation (action units, so 0.2 is
+    0.2 * MAX_EE_STEP_M per step), while the recorded action stays the expert's clean, corrective
+    one for the state it observed. The demo then shows how to recover from small drifts, which
+    plain demos never visit. The noise is drawn from `seed`, so a demo is reproducible.
 
     Returns:
         {"frames": uint8 (T, H, W, 3), "states": float32 (T, 4), "actions": float32 (T, 4),
          "success": bool}; frames[t] / states[t] are observed before actions[t] is applied.
     """
+    if not (math.isfinite(action_noise) and action_noise >= 0.0):
+        raise SimError(f"action_noise={action_noise} must be a finite number >= 0")
+    noise_rng = np.random.default_rng([seed, NOISE_STREAM])
     obs, _ = env.reset(seed=seed, variation=variation)
     trajectory = plan(env, obs["state"][:3].astype(np.float64))
     frames, states, actions = [], [], []
@@ -218,7 +230,10 @@ def robot_demo(env: ManipulationEnv, variation: Variation, seed: int) -> dict[st
         frames.append(obs["image"])
         states.append(obs["state"])
         actions.append(action)
-        obs, _, _, _, info = env.step(action)
+        executed = action.copy()
+        if action_noise > 0.0:
+            executed[:3] = np.clip(executed[:3] + noise_rng.normal(0.0, action_noise, 3), -1, 1)
+        obs, _, _, _, info = env.step(executed)
     return {
         "frames": np.stack(frames),
         "states": np.stack(states),

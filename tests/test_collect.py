@@ -86,6 +86,8 @@ def test_corrupt_episode_stops_collect_without_losing_data(
         (["--variations", "0"], "--variations must be positive"),
         (["--variations", "-3"], "--variations must be positive"),
         (["--workers", "0"], "--workers must be positive"),
+        (["--action-noise", "-0.1"], "--action-noise must be in [0, 1]"),
+        (["--action-noise", "nan"], "--action-noise must be in [0, 1]"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path, capsys, args, message):
@@ -123,3 +125,17 @@ def test_summary_counts_robot_and_human_failures_separately():
     line = _success_line([Attempts(), Attempts(robot_failures=1), Attempts(human_failures=1)])
     assert "robot expert success: 4/5 (80.0%)" in line
     assert "human-like demo success: 3/4 (75.0%)" in line
+
+
+def test_dart_collection_is_recorded_and_not_mixed_with_clean_demos(
+    small_dataset, tmp_path, capsys, daml_collect
+):
+    out = tmp_path / "dart"
+    assert daml_collect(out, "--action-noise", "0.3", variations=1) == 0
+    assert json.loads((out / "manifest.json").read_text())["action_noise"] == 0.3
+    with np.load(episode_path(small_dataset, 0)) as clean, np.load(episode_path(out, 0)) as dart:
+        assert not np.array_equal(clean["robot_states"], dart["robot_states"])
+    capsys.readouterr()
+    assert daml_collect(out, variations=2) == 2  # resuming without the noise: refused
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "action_noise=0.3" in err[0]

@@ -3,6 +3,7 @@
 Examples:
     daml collect --task pick_place --variations 1000 --split train --workers 2 --out data/pick_place
     daml collect --task push --variations 50 --split test --out data/push_test --image-px 64
+    daml collect --task push --variations 4000 --out data/push_dart --action-noise 0.2
 
 Episode k is seeded from (--seed, k): the dataset is the same whatever --workers is, and a
 killed run re-started with the same arguments continues where it stopped.
@@ -11,6 +12,7 @@ killed run re-started with the same arguments continues where it stopped.
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
 import os
 import time
@@ -42,6 +44,7 @@ class CollectJob:
     image_px: int
     index: int
     out: str
+    action_noise: float = 0.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     parser.add_argument("--seed", type=int, default=0, help="base seed; episode k uses (seed, k)")
     parser.add_argument("--image-px", type=int, default=64, help="camera image size (square)")
+    parser.add_argument(
+        "--action-noise",
+        type=float,
+        default=0.0,
+        help="DART noise: std of Gaussian noise (action units) added to the robot expert's "
+        "executed motion; recorded actions stay the clean corrective ones (default 0)",
+    )
     parser.add_argument(
         "--repair",
         action="store_true",
@@ -73,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}"
             )
+    if not (math.isfinite(args.action_noise) and 0.0 <= args.action_noise <= 1.0):
+        raise ConfigError(f"--action-noise must be in [0, 1], got {args.action_noise}")
 
     out = Path(args.out)
     _ensure_writable(out)
@@ -88,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         episode_steps=episode_steps,
         object_ids=list(sim.object_split(args.split)),
         look_split=args.split,
+        action_noise=args.action_noise,
         daml_version=__version__,
     )
     if (out / "manifest.json").exists():
@@ -95,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
         if not previous.compatible_with(manifest):
             raise DataError(
                 f"{out} holds a different collection (task={previous.task}, "
-                f"split={previous.split}, seed={previous.seed}, image_px={previous.image_px}); "
+                f"split={previous.split}, seed={previous.seed}, image_px={previous.image_px}, "
+                f"action_noise={previous.action_noise}); "
                 "choose another --out"
             )
         manifest.variations = max(manifest.variations, previous.variations)
@@ -104,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
 
     todo = _missing_episodes(out, args.variations, repair=args.repair)
     jobs = [
-        CollectJob(args.task, args.split, args.seed, args.image_px, index, str(out))
+        CollectJob(
+            args.task, args.split, args.seed, args.image_px, index, str(out), args.action_noise
+        )
         for index in todo
     ]
     started = time.perf_counter()
@@ -129,7 +145,7 @@ def collect_episode(job: CollectJob) -> Attempts:
         rng = np.random.default_rng(np.random.SeedSequence([job.seed, job.index, attempt]))
         variation = sim.sample_variation(job.task, job.split, rng)
         robot_seed, human_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
-        robot = sim.robot_demo(env, variation, seed=robot_seed)
+        robot = sim.robot_demo(env, variation, seed=robot_seed, action_noise=job.action_noise)
         if not robot["success"]:
             robot_failures += 1
             continue

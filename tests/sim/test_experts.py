@@ -49,6 +49,31 @@ def test_expert_succeeds_on_train_variations(env) -> None:
     assert sum(successes) >= MIN_SUCCESSES_OF_10, successes
 
 
+def test_dart_noise_perturbs_execution_but_labels_stay_the_experts(env) -> None:
+    variation = sim.sample_variation(env.task, "train", np.random.default_rng(102))
+    clean = sim.robot_demo(env, variation, seed=5)
+    np.testing.assert_array_equal(
+        sim.robot_demo(env, variation, seed=5, action_noise=0.0)["states"], clean["states"]
+    )
+    noisy = sim.robot_demo(env, variation, seed=5, action_noise=0.3)
+    again = sim.robot_demo(env, variation, seed=5, action_noise=0.3)
+    np.testing.assert_array_equal(noisy["states"], again["states"])  # seeded
+    assert not np.array_equal(noisy["states"], clean["states"])
+    assert np.all(np.abs(noisy["actions"][:, :3]) <= 1.0)
+    # the recorded action is not what was executed: replaying it does not give the next state
+    obs, _ = env.reset(seed=5, variation=variation)
+    np.testing.assert_array_equal(obs["state"], noisy["states"][0])
+    obs, *_ = env.step(noisy["actions"][0])
+    assert not np.allclose(obs["state"][:3], noisy["states"][1][:3], atol=1e-4)
+
+
+def test_bad_action_noise_is_a_clear_error(env) -> None:
+    variation = sim.sample_variation(env.task, "train", np.random.default_rng(0))
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(sim.SimError, match="action_noise"):
+            sim.robot_demo(env, variation, seed=0, action_noise=bad)
+
+
 def test_plan_is_time_parameterised_to_exactly_t(env) -> None:
     obs, _ = env.reset(seed=0)
     trajectory = plan(env, obs["state"][:3].astype(np.float64), PUSHER_HALF_M)
