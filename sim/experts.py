@@ -28,10 +28,10 @@ PUSH_PLAN_SPEED_M = 0.012  # time allotted to the push: the arm lags behind unde
 PUSH_REAIM_RAD = 0.5  # largest turn of the push direction away from the planned line
 PUSH_ALIGN_M = 0.01  # largest sideways pusher correction per step
 PUSH_OVERRUN_M = 0.03  # planned push ends this far past nominal contact (see push_waypoints)
-NOISE_STREAM = 0xDA27  # second seed word of the DART noise generator (independent of env seeds)
 PUSH_SHORT_M = 0.008  # stop pushing this short of the goal: the object slides on a little
 PUSHER_HALF_M = 0.012  # closed fingertips' half thickness
 OPEN, CLOSE = -1.0, 1.0
+NOISE_STREAM = 0xDA27  # second seed word of the DART noise generator (independent of env seeds)
 
 
 @dataclass(frozen=True)
