@@ -14,6 +14,7 @@ from typing import Any
 from daml.errors import ConfigError
 
 INNER_SOURCES = ("human_video", "robot_demo")  # what the inner step adapts on (MetaConfig)
+HUMAN_VIDEO_COLORS = ("rgb", "gray")  # how the inner step sees the human video (MetaConfig)
 
 
 def _require(ok: bool, message: str) -> None:
@@ -99,6 +100,8 @@ class MetaConfig:
     second_order: bool = True  # False: first-order, only theta learns (psi and alpha get no grad)
     aux_loss_weight: float = 0.1  # weight of the final end-effector position loss
     gripper_loss_weight: float = 1.0  # weight of the gripper BCE in the behaviour-cloning loss
+    human_video_color: str = "rgb"  # "gray": the inner step sees the human video as luminance
+    # only (train and test alike), so the demonstrator's colour cannot matter; robot frames stay RGB
 
     def __post_init__(self) -> None:
         _require(self.inner_steps >= 0, f"inner_steps must be >= 0, got {self.inner_steps}")
@@ -107,6 +110,11 @@ class MetaConfig:
             f"meta.inner_source must be one of {INNER_SOURCES}, got {self.inner_source!r}",
         )
         _require(self.inner_lr > 0, f"inner_lr must be positive, got {self.inner_lr}")
+        _require(
+            self.human_video_color in HUMAN_VIDEO_COLORS,
+            f"meta.human_video_color must be one of {HUMAN_VIDEO_COLORS}, "
+            f"got {self.human_video_color!r}",
+        )
         _require(self.inner_grad_clip > 0, "inner_grad_clip must be positive")
         _require(self.aux_loss_weight >= 0, "aux_loss_weight must be >= 0")
         _require(self.gripper_loss_weight >= 0, "gripper_loss_weight must be >= 0")

@@ -34,6 +34,7 @@ Params = dict[str, Tensor]
 THETA_PREFIXES = ("encoder.", "policy.")
 PSI_PREFIX = "temporal_loss."
 ALPHA_PREFIX = "inner_lr."
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 R, G, B
 FIRST_ORDER_WARNING = (
     "DAML first-order mode: the inner gradient step is detached, so only theta (encoder, "
     "policy) learns; the learned temporal loss psi and the inner learning rates alpha get no "
@@ -150,6 +151,17 @@ def inner_loss(model: DamlModel, theta: Params, psi: Params, human_frames: Tenso
     return functional_call(model.temporal_loss, _sub(psi, PSI_PREFIX), (hidden,))
 
 
+def luminance_frames(frames: Tensor) -> Tensor:
+    """RGB -> luminance (ITU-R BT.601 weights) repeated over the 3 channels.
+
+    frames: (..., 3, H, W) uint8 -> (..., 3, H, W) uint8, every channel the same grey image.
+    """
+    weights = torch.tensor(LUMA_WEIGHTS, dtype=torch.float32, device=frames.device)
+    luma = torch.einsum("...chw,c->...hw", frames.to(torch.float32), weights)
+    grey = luma.round().clamp(0, 255).to(torch.uint8).unsqueeze(-3)
+    return grey.expand(*frames.shape).contiguous()
+
+
 def adapt_theta(
     model: DamlModel,
     params: Params,
@@ -201,6 +213,8 @@ def _inner_objective(
 ) -> Callable[[Params], Tensor]:
     """theta -> the inner loss of meta_config.inner_source on this task's demo."""
     if meta_config.inner_source == "human_video":
+        if meta_config.human_video_color == "gray":
+            demo_frames = luminance_frames(demo_frames)
         return lambda theta: inner_loss(model, theta, psi, demo_frames)
     if demo_states is None or demo_actions is None:
         raise ConfigError(

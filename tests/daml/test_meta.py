@@ -4,6 +4,7 @@ inner loss, and the batched vmap path equals an independent per-task autograd re
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from daml.meta import (
     adapt,
     adapt_theta,
     inner_loss,
+    luminance_frames,
     meta_loss,
     meta_loss_per_task,
     theta_of,
@@ -205,6 +207,41 @@ def test_adapt_theta_only_changes_theta_and_adapt_matches_it(tiny_model):
     detached = adapt(learner.model, learner.params, video, learner.meta_config)
     for name, value in detached.items():
         torch.testing.assert_close(value, differentiable[name].detach())
+
+
+def test_luminance_frames_match_opencv_gray():
+    import cv2
+
+    frames = random_batch(9).human_frames  # (B, T, 3, H, W) uint8
+    grey = luminance_frames(frames)
+    assert grey.shape == frames.shape and grey.dtype == torch.uint8
+    rgb = frames[1, 2].permute(1, 2, 0).numpy().copy()  # (H, W, 3)
+    expected = torch.from_numpy(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    for channel in range(3):
+        assert torch.equal(grey[1, 2, channel], expected)
+
+
+def test_gray_human_video_adaptation_ignores_the_demonstrator_colour(tiny_model):
+    """Recolouring the video while keeping its luminance changes nothing with "gray", and
+    changes the adapted policy with "rgb"."""
+    video = random_batch(10).human_frames[0]  # (T, 3, H, W)
+    recoloured = luminance_frames(video)  # same luminance, no colour
+    for colour, same in (("gray", True), ("rgb", False)):
+        learner = make_learner(tiny_model, human_video_color=colour)
+        a = adapt(learner.model, learner.params, video, learner.meta_config)
+        b = adapt(learner.model, learner.params, recoloured, learner.meta_config)
+        assert all(torch.equal(a[k], b[k]) for k in a) is same, colour
+
+
+def test_gray_human_video_vmap_equals_loop(tiny_model):
+    learner = make_learner(tiny_model, human_video_color="gray")
+    batch = random_batch(11)
+    batched, _ = meta_loss(learner.model, learner.params, batch, learner.meta_config)
+    looped, _ = meta_loss_per_task(learner.model, learner.params, batch, learner.meta_config)
+    torch.testing.assert_close(batched, looped, rtol=1e-5, atol=1e-6)
+    grey = replace(batch, human_frames=luminance_frames(batch.human_frames))
+    same, _ = meta_loss(learner.model, learner.params, grey, learner.meta_config)
+    torch.testing.assert_close(same, batched, rtol=0, atol=0)
 
 
 def test_fixed_inner_lr_is_not_trained(tiny_model):

@@ -155,6 +155,7 @@ def test_run_config_json_round_trip():
         {"model": {"no_such_key": 1}},
         {"optimiser": {}},
         {"meta": {"inner_steps": "many"}},
+        {"meta": {"human_video_color": "hsv"}},
     ],
 )
 def test_bad_configs_raise_config_error(raw):
