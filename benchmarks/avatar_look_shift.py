@@ -1,0 +1,126 @@
+"""How much does the demonstrator's colour cost? One-shot success per avatar hue band.
+
+The same held-out (test-split) variations, arm starts and demonstrator motions are rendered
+with avatars that differ only in hue: each variation draws one avatar shape, size, saturation,
+value and a position u in [0, 1) inside the band, and every band uses hue = low + u * (high -
+low). The checkpoint is adapted on each video and rolled out; success per band with a 95%
+Wilson interval. Bands: the avatar hue bands of the splits (train 0-0.55, val 0.55-0.7, test
+0.7-1.0, sim.avatar.HUE_BANDS) or any LOW-HIGH range.
+
+    python benchmarks/avatar_look_shift.py --task push --checkpoint daml/pretrained/push.pt \
+        --variations 100 --bands train test 0.7-0.8 0.8-0.9 0.9-1.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import colorsys
+import json
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+import sim
+from daml.adapt import adapt_from_frames, load_learner
+from daml.commands.eval import _reset_seed
+from daml.data import write_bytes_atomic
+from daml.evaluate import EvalCase, evaluate, wilson_interval
+from sim.avatar import HUE_BANDS, SHAPES, SIZE_RANGE
+
+SATURATION_RANGE = (0.55, 0.9)  # as sim.sample_look draws them
+VALUE_RANGE = (0.55, 0.95)
+MAX_DEMO_ATTEMPTS = 10
+
+
+def parse_band(text: str) -> tuple[float, float]:
+    """'train' | 'val' | 'test' | 'LOW-HIGH' (0 <= LOW < HIGH <= 1) -> (low, high) hue."""
+    if text in HUE_BANDS:
+        return HUE_BANDS[text]
+    try:
+        low, high = (float(part) for part in text.split("-"))
+    except ValueError as exc:
+        raise SystemExit(f"bad band {text!r}: use train, val, test or LOW-HIGH") from exc
+    if not 0.0 <= low < high <= 1.0:
+        raise SystemExit(f"bad band {text!r}: need 0 <= LOW < HIGH <= 1")
+    return low, high
+
+
+def look_in_band(band: tuple[float, float], rng: np.random.Generator) -> sim.AvatarLook:
+    """An avatar look whose hue sits at the same relative place in any band, given rng state."""
+    u, saturation, value = rng.uniform(), rng.uniform(*SATURATION_RANGE), rng.uniform(*VALUE_RANGE)
+    shape, size = SHAPES[int(rng.integers(len(SHAPES)))], float(rng.uniform(*SIZE_RANGE))
+    rgb = colorsys.hsv_to_rgb(band[0] + u * (band[1] - band[0]), saturation, value)
+    return sim.AvatarLook(tuple(round(c, 4) for c in rgb), shape, round(size, 4))
+
+
+class BandCases:
+    """Test-split variations whose human videos use avatars from one hue band."""
+
+    def __init__(self, task: str, band: tuple[float, float], count: int, seed: int, env_config):
+        self.task, self.band, self.count, self.seed = task, band, count, seed
+        self.env_config = env_config
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[EvalCase]:
+        with sim.make_env(self.task, self.env_config) as env:
+            for index in range(self.count):
+                for attempt in range(MAX_DEMO_ATTEMPTS):
+                    rng = np.random.default_rng(np.random.SeedSequence([self.seed, index, attempt]))
+                    variation = sim.sample_variation(self.task, "test", rng)
+                    look = look_in_band(self.band, rng)
+                    human = sim.human_demo(env, variation, look, seed=int(rng.integers(2**31)))
+                    if human["success"]:
+                        break
+                else:
+                    raise SystemExit(f"the human demonstrator failed variation {index}")
+                yield EvalCase(
+                    f"{self.task}/{index}", variation, human["frames"],
+                    _reset_seed(self.seed, index),
+                )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--task", required=True, choices=sim.TASKS)
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--variations", type=int, default=100)
+    parser.add_argument("--bands", nargs="+", default=["train", "val", "test"])
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--out", help="write the results as JSON here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    learner, config = load_learner(args.checkpoint, torch.device("cpu"))
+    env_config = sim.EnvConfig(
+        image_px=config.model.image_px, episode_steps=config.model.episode_steps
+    )
+    rows = []
+    print("| avatar hue band | success | 95% CI | seconds |\n| --- | ---: | ---: | ---: |")
+    for name in args.bands:
+        band = parse_band(name)
+        start = time.perf_counter()
+        report = evaluate(
+            lambda: sim.make_env(args.task, env_config),
+            lambda frames: adapt_from_frames(learner, frames),
+            BandCases(args.task, band, args.variations, args.seed, env_config),
+            progress=False,
+        )
+        low, high = wilson_interval(report.successes, report.trials)
+        seconds = time.perf_counter() - start
+        rows.append({"band": name, "hue": band, "successes": report.successes,
+                     "trials": report.trials, "ci95": [low, high], "seconds": seconds})  # fmt: skip
+        print(
+            f"| {name} ({band[0]:.2f}-{band[1]:.2f}) | {report.successes}/{report.trials} "
+            f"({report.successes / report.trials:.1%}) | {low:.1%}-{high:.1%} | {seconds:.0f} |",
+            flush=True,
+        )
+    if args.out:
+        result = {"task": args.task, "checkpoint": args.checkpoint, "rows": rows}
+        write_bytes_atomic(args.out, json.dumps(result, indent=2).encode())
+
+
+if __name__ == "__main__":
+    main()
