@@ -17,21 +17,17 @@ import argparse
 import colorsys
 import json
 import time
-from collections.abc import Iterator
+from functools import partial
 
 import numpy as np
 import torch
 
 import sim
 from daml.adapt import adapt_from_frames, load_learner
-from daml.commands.eval import _reset_seed
+from daml.commands.eval import SimCases
 from daml.data import write_bytes_atomic
-from daml.evaluate import EvalCase, evaluate, wilson_interval
-from sim.avatar import HUE_BANDS, SHAPES, SIZE_RANGE
-
-SATURATION_RANGE = (0.55, 0.9)  # as sim.sample_look draws them
-VALUE_RANGE = (0.55, 0.95)
-MAX_DEMO_ATTEMPTS = 10
+from daml.evaluate import evaluate, wilson_interval
+from sim.avatar import HUE_BANDS, SATURATION_RANGE, SHAPES, SIZE_RANGE, VALUE_RANGE
 
 
 def parse_band(text: str) -> tuple[float, float]:
@@ -53,34 +49,6 @@ def look_in_band(band: tuple[float, float], rng: np.random.Generator) -> sim.Ava
     shape, size = SHAPES[int(rng.integers(len(SHAPES)))], float(rng.uniform(*SIZE_RANGE))
     rgb = colorsys.hsv_to_rgb(band[0] + u * (band[1] - band[0]), saturation, value)
     return sim.AvatarLook(tuple(round(c, 4) for c in rgb), shape, round(size, 4))
-
-
-class BandCases:
-    """Test-split variations whose human videos use avatars from one hue band."""
-
-    def __init__(self, task: str, band: tuple[float, float], count: int, seed: int, env_config):
-        self.task, self.band, self.count, self.seed = task, band, count, seed
-        self.env_config = env_config
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __iter__(self) -> Iterator[EvalCase]:
-        with sim.make_env(self.task, self.env_config) as env:
-            for index in range(self.count):
-                for attempt in range(MAX_DEMO_ATTEMPTS):
-                    rng = np.random.default_rng(np.random.SeedSequence([self.seed, index, attempt]))
-                    variation = sim.sample_variation(self.task, "test", rng)
-                    look = look_in_band(self.band, rng)
-                    human = sim.human_demo(env, variation, look, seed=int(rng.integers(2**31)))
-                    if human["success"]:
-                        break
-                else:
-                    raise SystemExit(f"the human demonstrator failed variation {index}")
-                yield EvalCase(
-                    f"{self.task}/{index}", variation, human["frames"],
-                    _reset_seed(self.seed, index),
-                )  # fmt: skip
 
 
 def main() -> None:
@@ -105,7 +73,14 @@ def main() -> None:
         report = evaluate(
             lambda: sim.make_env(args.task, env_config),
             lambda frames: adapt_from_frames(learner, frames),
-            BandCases(args.task, band, args.variations, args.seed, env_config),
+            SimCases(
+                args.task,
+                "test",
+                args.variations,
+                args.seed,
+                env_config,
+                look=partial(look_in_band, band),
+            ),
             progress=False,
         )
         low, high = wilson_interval(report.successes, report.trials)

@@ -24,6 +24,8 @@ SHAPES = ("box", "capsule", "cylinder")
 # Disjoint hue bands per split, so evaluation can use avatar colours never seen in training.
 HUE_BANDS = {"train": (0.0, 0.55), "val": (0.55, 0.7), "test": (0.7, 1.0)}
 SIZE_RANGE = (0.8, 1.25)
+SATURATION_RANGE = (0.55, 0.9)  # HSV saturation and value of an avatar's colour
+VALUE_RANGE = (0.55, 0.95)
 FOREARM_AXIS = np.array([0.35, -0.55, 0.75]) / np.linalg.norm([0.35, -0.55, 0.75])
 FOREARM_LENGTH_M = 0.24
 AVATAR_MASS_KG = 1.0
@@ -70,7 +72,7 @@ def sample_look(split: str, rng: np.random.Generator) -> AvatarLook:
     """A look whose hue lies in `split`'s band (train, val and test bands are disjoint)."""
     low, high = HUE_BANDS[check_split(split)]
     hue = rng.uniform(low, high)
-    rgb = colorsys.hsv_to_rgb(hue, rng.uniform(0.55, 0.9), rng.uniform(0.55, 0.95))
+    rgb = colorsys.hsv_to_rgb(hue, rng.uniform(*SATURATION_RANGE), rng.uniform(*VALUE_RANGE))
     return AvatarLook(
         color=tuple(round(c, 4) for c in rgb),
         shape=SHAPES[int(rng.integers(len(SHAPES)))],

@@ -113,13 +113,17 @@ class DatasetCases:
 
 
 class SimCases:
-    """EvalCases sampled on the fly: variation, avatar look and human demo from the sim."""
+    """EvalCases sampled on the fly: variation, avatar look and human demo from the sim.
 
-    def __init__(self, task: str, split: str, count: int, seed: int, env_config) -> None:
+    `look(rng)` draws the avatar look from the case's generator; None: sim.sample_look of
+    `split` (benchmarks/avatar_look_shift.py passes looks from other hue bands).
+    """
+
+    def __init__(self, task: str, split: str, count: int, seed: int, env_config, look=None) -> None:
         if count < 1:
             raise ConfigError(f"--variations must be >= 1, got {count}")
         self.task, self.split, self.count, self.seed = task, split, count, seed
-        self.env_config, self.name = env_config, f"{task}_{split}"
+        self.env_config, self.name, self.look = env_config, f"{task}_{split}", look
 
     def __len__(self) -> int:
         return self.count
@@ -140,7 +144,7 @@ class SimCases:
         for attempt in range(MAX_DEMO_ATTEMPTS):
             rng = np.random.default_rng(np.random.SeedSequence([self.seed, index, attempt]))
             variation = sim.sample_variation(self.task, self.split, rng)
-            look = sim.sample_look(self.split, rng)
+            look = self.look(rng) if self.look else sim.sample_look(self.split, rng)
             human = sim.human_demo(env, variation, look, seed=int(rng.integers(2**31 - 1)))
             if human["success"]:
                 return variation, human["frames"]

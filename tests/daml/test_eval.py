@@ -195,3 +195,24 @@ def test_cli_eval_on_a_collected_dataset(tmp_path, sim_sized_checkpoint, capsys,
     assert report["trials"] == 1 and report["episodes"][0]["name"] == "000000.npz"
     assert main([*args, "--limit", "0"]) == 2
     assert "--limit must be >= 1" in capsys.readouterr().err
+
+
+def test_sim_cases_draw_the_avatar_look_from_the_given_sampler():
+    """SimCases(look=...) renders the human video with that look, drawn from the case's own
+    generator; None is sim.sample_look of the split."""
+    import sim
+    from daml.commands.eval import SimCases
+
+    config = sim.EnvConfig(image_px=32)
+    red = sim.AvatarLook(color=(0.9, 0.1, 0.1), shape="box", size=1.0)
+
+    def case(look=None):
+        return next(iter(SimCases("push", "test", 1, 5, config, look=look)))
+
+    default = case()
+    same = case(lambda rng: sim.sample_look("test", rng))
+    chosen = case(lambda rng: red)
+    assert np.array_equal(same.human_frames, default.human_frames)
+    assert same.variation == default.variation == chosen.variation
+    assert chosen.reset_seed == default.reset_seed
+    assert not np.array_equal(chosen.human_frames, default.human_frames)
