@@ -138,6 +138,8 @@ class TrainConfig:
     # final_lr_fraction * outer_lr at train.steps (half a cosine period)
     final_lr_fraction: float = 0.01
     init_checkpoint: str = ""  # start from this meta checkpoint's params (fresh Adam, step 0)
+    human_hue_jitter: float = 0.0  # rotate each training human video's hue by an angle uniform
+    # in +-(this * 180 degrees), luminance kept (daml/augment.py); 0: off, 1: the full circle
 
     def __post_init__(self) -> None:
         for name in ("steps", "meta_batch", "log_every", "val_every", "val_tasks"):
@@ -155,6 +157,10 @@ class TrainConfig:
         _require(
             0 <= self.final_lr_fraction <= 1,
             f"train.final_lr_fraction must be in [0, 1], got {self.final_lr_fraction}",
+        )
+        _require(
+            0 <= self.human_hue_jitter <= 1,
+            f"train.human_hue_jitter must be in [0, 1], got {self.human_hue_jitter}",
         )
 
     def outer_lr_at(self, step: int) -> float:

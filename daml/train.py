@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from daml.augment import hue_angles, rotate_hue
 from daml.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from daml.config import RunConfig
+from daml.config import RunConfig, TrainConfig
 from daml.data import DemoDataset, MetaBatch, MetaBatchLoader, write_bytes_atomic
 from daml.errors import ConfigError, DataError
 from daml.meta import (
@@ -125,10 +126,10 @@ def train(
     """Meta-train until config.train.steps; resume continues last.pt's step, optimizer and batches.
 
     With `resume`, `config` must equal the run's saved config except for train.steps. Batches
-    depend only on (seed, step) and nothing else draws random numbers, so 2 + 2 resumed steps
-    give the same params as 4 straight ones (with lr_schedule "cosine", only if train.steps is
-    unchanged: the schedule spans train.steps). Without `resume`, train.init_checkpoint (if set)
-    seeds the params instead of a random init.
+    (and their hue rotations) depend only on (seed, step) and nothing else draws random
+    numbers, so 2 + 2 resumed steps give the same params as 4 straight ones (with lr_schedule
+    "cosine", only if train.steps is unchanged: the schedule spans train.steps). Without
+    `resume`, train.init_checkpoint (if set) seeds the params instead of a random init.
     """
     run_dir, torch_device = Path(out_dir), resolve_device(device)
     dataset = DemoDataset(data_dir)
@@ -154,7 +155,8 @@ def train(
     bar = tqdm(total=config.train.steps, initial=run.step, desc="meta-train", disable=not progress)
     try:
         while run.step < config.train.steps:
-            window.add(_meta_step(run, next(batches).to(torch_device)))
+            batch = _augment(next(batches), run.step, config.train)
+            window.add(_meta_step(run, batch.to(torch_device)))
             run.step += 1
             bar.update(1)
             if _due(run, config.train.log_every):
@@ -226,6 +228,14 @@ def _warm_start(config: RunConfig, device: torch.device) -> tuple[Learner, RunCo
     source = load_checkpoint(config.train.init_checkpoint, kind="meta")
     config = replace(config, model=source.config.model)
     return Learner(config.model, config.meta, source.params).to(device), config
+
+
+def _augment(batch: MetaBatch, step: int, train_config: TrainConfig) -> MetaBatch:
+    """The batch at `step` with its human videos' hues rotated (train.human_hue_jitter > 0)."""
+    if train_config.human_hue_jitter == 0:
+        return batch
+    angles = hue_angles(train_config.seed, step, len(batch), train_config.human_hue_jitter)
+    return replace(batch, human_frames=rotate_hue(batch.human_frames, angles))
 
 
 def _meta_step(run: RunState, batch: MetaBatch) -> dict[str, float]:

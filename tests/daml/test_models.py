@@ -156,6 +156,8 @@ def test_run_config_json_round_trip():
         {"optimiser": {}},
         {"meta": {"inner_steps": "many"}},
         {"meta": {"human_video_color": "hsv"}},
+        {"train": {"human_hue_jitter": 1.5}},
+        {"train": {"human_hue_jitter": -0.1}},
     ],
 )
 def test_bad_configs_raise_config_error(raw):
