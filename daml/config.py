@@ -140,6 +140,8 @@ class TrainConfig:
     init_checkpoint: str = ""  # start from this meta checkpoint's params (fresh Adam, step 0)
     human_hue_jitter: float = 0.0  # rotate each training human video's hue by an angle uniform
     # in +-(this * 180 degrees), luminance kept (daml/augment.py); 0: off, 1: the full circle
+    hue_jitter_robot: bool = False  # turn the task's robot frames by the same angle too, so the
+    # human video and the robot scene keep matching colours (the whole task is recoloured)
 
     def __post_init__(self) -> None:
         for name in ("steps", "meta_batch", "log_every", "val_every", "val_tasks"):
@@ -161,6 +163,10 @@ class TrainConfig:
         _require(
             0 <= self.human_hue_jitter <= 1,
             f"train.human_hue_jitter must be in [0, 1], got {self.human_hue_jitter}",
+        )
+        _require(
+            self.human_hue_jitter > 0 or not self.hue_jitter_robot,
+            "train.hue_jitter_robot needs train.human_hue_jitter > 0",
         )
 
     def outer_lr_at(self, step: int) -> float:

@@ -155,7 +155,7 @@ def train(
     bar = tqdm(total=config.train.steps, initial=run.step, desc="meta-train", disable=not progress)
     try:
         while run.step < config.train.steps:
-            batch = _augment(next(batches), run.step, config.train)
+            batch = augment_batch(next(batches), run.step, config.train)
             window.add(_meta_step(run, batch.to(torch_device)))
             run.step += 1
             bar.update(1)
@@ -230,12 +230,16 @@ def _warm_start(config: RunConfig, device: torch.device) -> tuple[Learner, RunCo
     return Learner(config.model, config.meta, source.params).to(device), config
 
 
-def _augment(batch: MetaBatch, step: int, train_config: TrainConfig) -> MetaBatch:
-    """The batch at `step` with its human videos' hues rotated (train.human_hue_jitter > 0)."""
+def augment_batch(batch: MetaBatch, step: int, train_config: TrainConfig) -> MetaBatch:
+    """The batch at `step` with its human videos' hues rotated (train.human_hue_jitter > 0),
+    and each robot demo's by its task's angle too when train.hue_jitter_robot is set."""
     if train_config.human_hue_jitter == 0:
         return batch
     angles = hue_angles(train_config.seed, step, len(batch), train_config.human_hue_jitter)
-    return replace(batch, human_frames=rotate_hue(batch.human_frames, angles))
+    batch = replace(batch, human_frames=rotate_hue(batch.human_frames, angles))
+    if train_config.hue_jitter_robot:
+        batch = replace(batch, robot_frames=rotate_hue(batch.robot_frames, angles))
+    return batch
 
 
 def _meta_step(run: RunState, batch: MetaBatch) -> dict[str, float]:

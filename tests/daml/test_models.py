@@ -158,6 +158,7 @@ def test_run_config_json_round_trip():
         {"meta": {"human_video_color": "hsv"}},
         {"train": {"human_hue_jitter": 1.5}},
         {"train": {"human_hue_jitter": -0.1}},
+        {"train": {"hue_jitter_robot": True}},
     ],
 )
 def test_bad_configs_raise_config_error(raw):

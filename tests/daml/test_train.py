@@ -14,7 +14,7 @@ from daml.cli import main
 from daml.config import MetaConfig
 from daml.data import DemoDataset, MetaBatch
 from daml.meta import ALPHA_PREFIX, PSI_PREFIX, Learner, validation_losses
-from daml.train import load_run_config, train
+from daml.train import augment_batch, load_run_config, train
 
 
 def train_args(dirs, out, config_path, *extra) -> list[str]:
@@ -217,3 +217,19 @@ def test_hue_jitter_changes_training_and_resumes_exactly(
         lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
         inner[name] = [r["inner"] for r in map(json.loads, lines) if r["split"] == "train"]
     assert inner["straight"][0] != pytest.approx(inner["plain"][0], rel=1e-6)
+
+
+def test_hue_jitter_robot_turns_both_demos_of_a_task_by_the_same_angle(
+    synthetic_data_dirs, tiny_run_config
+):
+    dataset = DemoDataset(synthetic_data_dirs["train"])
+    batch = MetaBatch.from_episodes([dataset[i] for i in range(4)])
+    twin = replace(batch, robot_frames=batch.human_frames.clone())  # video == robot frames
+    video_only = replace(tiny_run_config.train, human_hue_jitter=1.0)
+    both = replace(video_only, hue_jitter_robot=True)
+    turned = augment_batch(twin, 3, both)
+    assert torch.equal(turned.human_frames, turned.robot_frames)
+    assert not torch.equal(turned.human_frames, twin.human_frames)
+    assert torch.equal(turned.human_frames, augment_batch(twin, 3, video_only).human_frames)
+    assert torch.equal(augment_batch(twin, 3, video_only).robot_frames, twin.robot_frames)
+    assert augment_batch(batch, 3, tiny_run_config.train) is batch  # jitter 0: untouched
