@@ -142,6 +142,8 @@ class TrainConfig:
     # in +-(this * 180 degrees), luminance kept (daml/augment.py); 0: off, 1: the full circle
     hue_jitter_robot: bool = False  # turn the task's robot frames by the same angle too, so the
     # human video and the robot scene keep matching colours (the whole task is recoloured)
+    init_hidden_sizes: tuple[int, ...] = ()  # with init_checkpoint: grow its policy MLP to these
+    # widths, keeping what it computes (daml/grow.py); (): the checkpoint's own sizes
 
     def __post_init__(self) -> None:
         for name in ("steps", "meta_batch", "log_every", "val_every", "val_tasks"):
@@ -167,6 +169,11 @@ class TrainConfig:
         _require(
             self.human_hue_jitter > 0 or not self.hue_jitter_robot,
             "train.hue_jitter_robot needs train.human_hue_jitter > 0",
+        )
+        self.init_hidden_sizes = tuple(int(h) for h in self.init_hidden_sizes)
+        _require(
+            all(h > 0 for h in self.init_hidden_sizes),
+            f"train.init_hidden_sizes must be positive, got {list(self.init_hidden_sizes)}",
         )
 
     def outer_lr_at(self, step: int) -> float:

@@ -22,6 +22,7 @@ from daml.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from daml.config import RunConfig, TrainConfig
 from daml.data import DemoDataset, MetaBatch, MetaBatchLoader, write_bytes_atomic
 from daml.errors import ConfigError, DataError
+from daml.grow import grow_policy
 from daml.meta import (
     FIRST_ORDER_WARNING,
     Learner,
@@ -197,6 +198,10 @@ def _start_run(
                 "or choose another --out"
             )
         checkpoint = None
+        if config.train.init_hidden_sizes and not config.train.init_checkpoint:
+            raise ConfigError(
+                "train.init_hidden_sizes grows the model of train.init_checkpoint; pass --init"
+            )
         if config.train.init_checkpoint:
             learner, config = _warm_start(config, device)
         else:
@@ -224,10 +229,15 @@ def _warm_start(config: RunConfig, device: torch.device) -> tuple[Learner, RunCo
     The model section (architecture, image size, T, state normaliser) is the checkpoint's: its
     weights only make sense with it. The meta and train sections are the given config's, so a
     DAML checkpoint can seed e.g. a lower-learning-rate run or a robot-demo (MIL) run.
+    With train.init_hidden_sizes, the policy MLP is first grown to those widths (daml/grow.py).
     """
     source = load_checkpoint(config.train.init_checkpoint, kind="meta")
-    config = replace(config, model=source.config.model)
-    return Learner(config.model, config.meta, source.params).to(device), config
+    params, model = source.params, source.config.model
+    sizes = config.train.init_hidden_sizes
+    if sizes and sizes != model.hidden_sizes:
+        params, model = grow_policy(params, model, sizes, config.train.seed)
+    config = replace(config, model=model)
+    return Learner(config.model, config.meta, params).to(device), config
 
 
 def augment_batch(batch: MetaBatch, step: int, train_config: TrainConfig) -> MetaBatch:

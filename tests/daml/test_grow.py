@@ -1,0 +1,131 @@
+"""Function-preserving growth of the policy MLP (daml/grow.py) and `daml train` with it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from daml.checkpoint import load_checkpoint
+from daml.cli import main
+from daml.config import MetaConfig
+from daml.errors import ConfigError
+from daml.grow import check_growable, grow_policy
+from daml.meta import ALPHA_PREFIX, Learner, adapt_theta, policy_pass, theta_of
+
+
+def _trained_like(tiny_model_factory) -> Learner:
+    """A tiny learner whose params are random (not zero-initialised) and alphas distinct."""
+    learner = Learner.create(tiny_model_factory(), MetaConfig(), seed=3)
+    generator = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        for name, value in learner.params.items():
+            if name.startswith(ALPHA_PREFIX):
+                value.fill_(0.005 + 0.01 * torch.rand((), generator=generator).item())
+            elif value.ndim == 1 and "bias" in name:
+                value.add_(0.1 * torch.randn(value.shape, generator=generator))
+    return learner
+
+
+def _outputs(learner: Learner, human, frames, states):
+    """Policy actions on (frames, states) before and after the inner step on `human`."""
+    theta = theta_of(learner.params)
+    adapted, _ = adapt_theta(learner.model, learner.params, human, learner.meta_config)
+    return [
+        torch.cat([out.motion, out.gripper_logit[:, None], out.hidden], dim=1).detach()
+        for out in (
+            policy_pass(learner.model, theta, frames, states),
+            policy_pass(learner.model, adapted, frames, states),
+        )
+    ]
+
+
+@pytest.mark.parametrize("sizes", [(32, 32, 32), (32, 48, 32), (64, 64, 32), (64, 96, 64, 32)])
+def test_grown_policy_acts_like_the_original_before_and_after_adaptation(
+    tiny_model_factory, two_squares, sizes
+):
+    learner = _trained_like(tiny_model_factory)
+    episode = two_squares.episode(np.random.default_rng(0))
+    human = torch.from_numpy(episode.human_frames).permute(0, 3, 1, 2).contiguous()
+    frames = torch.from_numpy(episode.robot_frames).permute(0, 3, 1, 2).contiguous()
+    states = torch.from_numpy(episode.robot_states)
+    params, config = grow_policy(learner.params, learner.model_config, sizes, seed=0)
+    assert config.hidden_sizes == sizes
+    grown = Learner(config, learner.meta_config, params)
+    assert sum(v.numel() for v in params.values()) > sum(v.numel() for v in learner.params.values())
+    (pre, post), (grown_pre, grown_post) = (
+        _outputs(learner, human, frames, states),
+        _outputs(grown, human, frames, states),
+    )
+    assert torch.allclose(grown_pre, pre, atol=1e-6)
+    step = (post - pre).norm()
+    assert step > 0.1  # the inner step does change the policy
+    if all(width == 32 for width in sizes):  # no new units: the inner step is the same too
+        assert torch.allclose(grown_post, post, atol=1e-6)
+    else:  # new units' small activations add a little to the inner step, not more
+        assert (grown_post - post).norm() < 0.05 * step
+    inserted = len(sizes) - len(learner.model_config.hidden_sizes)
+    for index in range(1, 1 + inserted):  # inserted layers: no inner step until alpha is learned
+        assert params[f"{ALPHA_PREFIX}policy.hidden_layers.{index}.weight"].item() == 0.0
+
+
+def test_equal_sizes_keep_the_params(tiny_model_factory):
+    learner = _trained_like(tiny_model_factory)
+    params, config = grow_policy(learner.params, learner.model_config, (32, 32), seed=0)
+    assert config == learner.model_config and params.keys() == learner.params.keys()
+    assert all(torch.equal(params[k], v.detach()) for k, v in learner.params.items())
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        ((32, 32), (32,), "fewer layers"),
+        ((32, 32), (64, 48), "last width must stay 32"),
+        ((64, 32), (48, 32, 32), "would shrink"),
+        ((64, 32), (64, 48, 32), "at least 64 wide"),
+        ((32,), (32, 32), "only one"),
+    ],
+)
+def test_impossible_growth_is_refused(old, new, reason):
+    with pytest.raises(ConfigError, match=reason):
+        check_growable(old, new)
+
+
+def test_train_init_hidden_sizes_grows_the_init_checkpoint(
+    tmp_path, synthetic_data_dirs, tiny_run_config, capsys
+):
+    def args(out, config_path, *extra):
+        return [
+            "train", "--data", str(synthetic_data_dirs["train"]),
+            "--val-data", str(synthetic_data_dirs["val"]), "--out", str(out),
+            "--config", str(config_path), "--device", "cpu", "--threads", "1",
+            "--no-progress", "--steps", "2", *extra,
+        ]  # fmt: skip
+
+    config_path = tmp_path / "cfg.json"
+    config_path.write_text(tiny_run_config.to_json())
+    source = tmp_path / "source"
+    assert main(args(source, config_path)) == 0
+    raw = json.loads(config_path.read_text())
+    widths = [*tiny_run_config.model.hidden_sizes[:-1], 48, tiny_run_config.model.hidden_sizes[-1]]
+    raw["train"]["init_hidden_sizes"] = widths
+    config_path.write_text(json.dumps(raw))
+    grown = tmp_path / "grown"
+    assert main(args(grown, config_path, "--init", str(source / "last.pt"))) == 0
+    checkpoint = load_checkpoint(grown / "last.pt", kind="meta")
+    assert checkpoint.config.model.hidden_sizes == tuple(widths)
+    records = [json.loads(line) for line in (grown / "metrics.jsonl").read_text().splitlines()]
+    source_records = [
+        json.loads(line) for line in (source / "metrics.jsonl").read_text().splitlines()
+    ]
+    step0 = next(r for r in records if r["split"] == "val" and r["step"] == 0)
+    source_last = [r for r in source_records if r["split"] == "val"][-1]
+    assert step0["pre_bc"] == pytest.approx(source_last["pre_bc"], rel=1e-5)  # same function
+    resume = args(grown, grown / "config.json", "--resume")
+    assert main([*resume, "--steps", "3"]) == 0  # the saved config: the grown model resumes
+    assert load_checkpoint(grown / "last.pt", kind="meta").step == 3
+    capsys.readouterr()
+    assert main(args(tmp_path / "no_init", config_path)) == 2
+    assert "pass --init" in capsys.readouterr().err
