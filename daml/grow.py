@@ -2,7 +2,8 @@
 
 A small CPU-trained checkpoint can seed a larger model without starting over: hidden layers are
 widened and identity layers inserted so that the grown policy computes exactly what the old one
-did, before and after the inner step, and meta-training then uses the new capacity.
+did before the inner step, and after it exactly when no units are added (within a small margin
+otherwise, see NEW_UNIT_SCALE); meta-training then uses the new capacity.
 
 How each new policy tensor is filled (W: (out, in) weight, b: bias):
   * the first len(old) - 1 hidden layers are the old ones, widened: the old units keep their
