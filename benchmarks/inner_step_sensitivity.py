@@ -23,7 +23,7 @@ import sim
 from daml.adapt import adapt_from_frames, load_learner
 from daml.commands.eval import DatasetCases, SimCases
 from daml.data import write_bytes_atomic
-from daml.evaluate import evaluate, wilson_interval
+from daml.evaluate import EvalReport, evaluate
 from daml.meta import ALPHA_PREFIX, Learner
 
 
@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    learner, config = load_learner(args.checkpoint, torch.device("cpu"))
+    learner, _ = load_learner(args.checkpoint, torch.device("cpu"))
     data_cases = DatasetCases(sim, args.data, None, 0)
     sampled = SimCases(data_cases.task, "val", args.variations, args.seed, data_cases.env_config)
     rows = []
@@ -70,28 +70,23 @@ def main() -> None:
     )
     for text in args.settings:
         steps, scale = parse_setting(text)
-        variant, start, successes, trials = (
-            with_inner_step(learner, steps, scale),
-            time.perf_counter(),
-            0,
-            0,
-        )
+        variant, start, episodes = with_inner_step(learner, steps, scale), time.perf_counter(), []
         for cases in (data_cases, sampled):
-            report = evaluate(
+            episodes += evaluate(
                 lambda cases=cases: sim.make_env(cases.task, cases.env_config),
                 lambda frames, variant=variant: adapt_from_frames(variant, frames),
                 cases,
                 progress=False,
-            )
-            successes, trials = successes + report.successes, trials + report.trials
-        low, high = wilson_interval(successes, trials)
-        seconds = time.perf_counter() - start
+            ).episodes
+        report = EvalReport(episodes)
+        summary, seconds = report.to_dict(), time.perf_counter() - start
+        low, high = summary["ci95_low"], summary["ci95_high"]
         rows.append({"setting": text, "inner_steps": steps, "alpha_scale": scale,
-                     "successes": successes, "trials": trials, "ci95": [low, high],
-                     "seconds": seconds})  # fmt: skip
+                     "successes": report.successes, "trials": report.trials,
+                     "ci95": [low, high], "seconds": seconds})  # fmt: skip
         print(
-            f"| {steps} x {scale:g} | {successes}/{trials} ({successes / trials:.1%}) | "
-            f"{low:.1%}-{high:.1%} | {seconds:.0f} |",
+            f"| {steps} x {scale:g} | {report.successes}/{report.trials} "
+            f"({summary['success_rate']:.1%}) | {low:.1%}-{high:.1%} | {seconds:.0f} |",
             flush=True,
         )
     if args.out:

@@ -47,11 +47,8 @@ def check_growable(old: tuple[int, ...], new: tuple[int, ...]) -> None:
         problems.append(f"its last width must stay {old[-1]} (the adapted layer)")
     elif any(n < o for n, o in zip(new[: len(old) - 1], old[:-1], strict=True)):
         problems.append("a kept layer would shrink")
-    else:
-        carried = old[-2] if len(old) > 1 else None
-        inserted = new[len(old) - 1 : -1]
-        if carried is not None and any(width < carried for width in inserted):
-            problems.append(f"inserted layers must be at least {carried} wide")
+    elif any(width < old[-2] for width in new[len(old) - 1 : -1]):  # (none when len(old) == 1)
+        problems.append(f"inserted layers must be at least {old[-2]} wide")
     if problems:
         raise ConfigError(
             f"cannot grow the policy's hidden sizes {list(old)} into {list(new)}: "
@@ -88,7 +85,7 @@ def _grown_hidden_layers(
     """New weights, biases and inner learning rates of every hidden layer (module doc)."""
     out: Params = {}
     kept = len(old_sizes) - 1  # layers 0 .. kept-1 keep their units; the last is moved to the end
-    carried_in = None  # old units of the previous new layer feeding this one (None: the input)
+    carried = old_sizes[-2] if kept else 0  # old units that inserted layers pass through
     for index in range(len(new_sizes)):
         weight = fresh[POLICY_LAYER.format(index, "weight")] * NEW_UNIT_SCALE
         bias = fresh[POLICY_LAYER.format(index, "bias")] * NEW_UNIT_SCALE
@@ -102,9 +99,7 @@ def _grown_hidden_layers(
             bias[:units] = old[POLICY_LAYER.format(old_index, "bias")]
             alpha_w = old[ALPHA_PREFIX + POLICY_LAYER.format(old_index, "weight")]
             alpha_b = old[ALPHA_PREFIX + POLICY_LAYER.format(old_index, "bias")]
-            carried = units
         else:  # inserted: identity over the previous layer's old units
-            carried = carried_in
             weight[:carried] = 0.0
             weight[:carried, :carried] = torch.eye(carried)
             bias[:carried] = 0.0
@@ -112,5 +107,4 @@ def _grown_hidden_layers(
         out[POLICY_LAYER.format(index, "bias")] = bias
         out[ALPHA_PREFIX + POLICY_LAYER.format(index, "weight")] = alpha_w.clone()
         out[ALPHA_PREFIX + POLICY_LAYER.format(index, "bias")] = alpha_b.clone()
-        carried_in = carried
     return out

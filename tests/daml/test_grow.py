@@ -1,16 +1,12 @@
-"""Function-preserving growth of the policy MLP (daml/grow.py) and `daml train` with it."""
+"""Function-preserving growth of the policy MLP (daml/grow.py); `daml train` with it: test_train."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 import torch
 
-from daml.checkpoint import load_checkpoint
-from daml.cli import main
-from daml.config import MetaConfig
+from daml.config import MetaConfig, TrainConfig
 from daml.errors import ConfigError
 from daml.grow import check_growable, grow_policy
 from daml.meta import ALPHA_PREFIX, Learner, adapt_theta, policy_pass, theta_of
@@ -93,39 +89,6 @@ def test_impossible_growth_is_refused(old, new, reason):
         check_growable(old, new)
 
 
-def test_train_init_hidden_sizes_grows_the_init_checkpoint(
-    tmp_path, synthetic_data_dirs, tiny_run_config, capsys
-):
-    def args(out, config_path, *extra):
-        return [
-            "train", "--data", str(synthetic_data_dirs["train"]),
-            "--val-data", str(synthetic_data_dirs["val"]), "--out", str(out),
-            "--config", str(config_path), "--device", "cpu", "--threads", "1",
-            "--no-progress", "--steps", "2", *extra,
-        ]  # fmt: skip
-
-    config_path = tmp_path / "cfg.json"
-    config_path.write_text(tiny_run_config.to_json())
-    source = tmp_path / "source"
-    assert main(args(source, config_path)) == 0
-    raw = json.loads(config_path.read_text())
-    widths = [*tiny_run_config.model.hidden_sizes[:-1], 48, tiny_run_config.model.hidden_sizes[-1]]
-    raw["train"]["init_hidden_sizes"] = widths
-    config_path.write_text(json.dumps(raw))
-    grown = tmp_path / "grown"
-    assert main(args(grown, config_path, "--init", str(source / "last.pt"))) == 0
-    checkpoint = load_checkpoint(grown / "last.pt", kind="meta")
-    assert checkpoint.config.model.hidden_sizes == tuple(widths)
-    records = [json.loads(line) for line in (grown / "metrics.jsonl").read_text().splitlines()]
-    source_records = [
-        json.loads(line) for line in (source / "metrics.jsonl").read_text().splitlines()
-    ]
-    step0 = next(r for r in records if r["split"] == "val" and r["step"] == 0)
-    source_last = [r for r in source_records if r["split"] == "val"][-1]
-    assert step0["pre_bc"] == pytest.approx(source_last["pre_bc"], rel=1e-5)  # same function
-    resume = args(grown, grown / "config.json", "--resume")
-    assert main([*resume, "--steps", "3"]) == 0  # the saved config: the grown model resumes
-    assert load_checkpoint(grown / "last.pt", kind="meta").step == 3
-    capsys.readouterr()
-    assert main(args(tmp_path / "no_init", config_path)) == 2
-    assert "pass --init" in capsys.readouterr().err
+def test_non_positive_sizes_are_a_config_error():
+    with pytest.raises(ConfigError, match="must be positive"):
+        TrainConfig(init_hidden_sizes=(0, 100))

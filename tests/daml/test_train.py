@@ -196,6 +196,35 @@ def test_init_starts_a_new_run_from_a_checkpoints_weights(
     assert "nope.pt" in err and err.count("\n") == 1
 
 
+def test_init_hidden_sizes_grows_the_init_checkpoint(
+    tmp_path, synthetic_data_dirs, config_path, tiny_run_config, capsys
+):
+    source, grown = tmp_path / "source", tmp_path / "grown"
+    assert main(train_args(synthetic_data_dirs, source, config_path, "--steps", "2")) == 0
+    raw = json.loads(config_path.read_text())
+    widths = [*tiny_run_config.model.hidden_sizes[:-1], 48, tiny_run_config.model.hidden_sizes[-1]]
+    raw["train"]["init_hidden_sizes"] = widths
+    config_path.write_text(json.dumps(raw))
+    init = ["--init", str(source / "last.pt"), "--steps", "2"]
+    assert main(train_args(synthetic_data_dirs, grown, config_path, *init)) == 0
+    checkpoint = load_checkpoint(grown / "last.pt", kind="meta")
+    assert checkpoint.config.model.hidden_sizes == tuple(widths)
+    records = [json.loads(line) for line in (grown / "metrics.jsonl").read_text().splitlines()]
+    source_records = [
+        json.loads(line) for line in (source / "metrics.jsonl").read_text().splitlines()
+    ]
+    step0 = next(r for r in records if r["split"] == "val" and r["step"] == 0)
+    source_last = [r for r in source_records if r["split"] == "val"][-1]
+    assert step0["pre_bc"] == pytest.approx(source_last["pre_bc"], rel=1e-5)  # same function
+    resume = train_args(synthetic_data_dirs, grown, grown / "config.json", "--resume")
+    assert main([*resume, "--steps", "3"]) == 0  # the saved config: the grown model resumes
+    assert load_checkpoint(grown / "last.pt", kind="meta").step == 3
+    capsys.readouterr()
+    no_init = train_args(synthetic_data_dirs, tmp_path / "no_init", config_path, "--steps", "2")
+    assert main(no_init) == 2
+    assert "pass --init" in capsys.readouterr().err
+
+
 def test_hue_jitter_changes_training_and_resumes_exactly(
     tmp_path, synthetic_data_dirs, tiny_run_config
 ):
