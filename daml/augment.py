@@ -1,10 +1,10 @@
 """Training-time augmentation of the human video: one random hue rotation per video.
 
-The rotation turns the chroma plane of YIQ about the luminance axis, so every colour in the
-video changes hue by the same angle while its BT.601 luminance stays put (up to clipping to
-0..255). The demonstrator's colour then varies far beyond the looks the sim renders for
-training, and the colour contrasts between objects survive (unlike `human_video_color="gray"`).
-Only meta-training applies it; adaptation at test time sees the video as recorded.
+The rotation turns the chroma plane of YIQ about the luminance axis, so every colour it touches
+changes hue by the same angle while its BT.601 luminance stays put (up to clipping to 0..255).
+It turns either the whole video, or (given the avatar's pixel masks) only the demonstrator, whose
+colour then varies far beyond the looks the sim renders for training while the objects keep
+theirs. Only meta-training applies it; adaptation at test time sees the video as recorded.
 Must not import sim, cv2 or data-format code.
 """
 
@@ -41,12 +41,13 @@ def hue_rotation_matrices(angles: Tensor) -> Tensor:
     return (from_yiq @ rotation @ to_yiq).float()
 
 
-def rotate_hue(frames: Tensor, angles: Tensor) -> Tensor:
+def rotate_hue(frames: Tensor, angles: Tensor, masks: Tensor | None = None) -> Tensor:
     """Rotate the hue of each video by its own angle.
 
     Args:
         frames: uint8 (B, T, 3, H, W) videos.
         angles: (B,) radians; 0 leaves a video unchanged.
+        masks: optional bool (B, T, H, W): only these pixels turn, the rest stay as they are.
 
     Returns:
         uint8 (B, T, 3, H, W), rounded and clipped to 0..255.
@@ -55,9 +56,16 @@ def rotate_hue(frames: Tensor, angles: Tensor) -> Tensor:
         raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
     if angles.shape != (frames.shape[0],):
         raise ValueError(f"angles must be ({frames.shape[0]},), got {tuple(angles.shape)}")
+    if masks is not None and masks.shape != frames.shape[:2] + frames.shape[3:]:
+        raise ValueError(
+            f"masks must be {tuple(frames.shape[:2] + frames.shape[3:])}, got {tuple(masks.shape)}"
+        )
     matrices = hue_rotation_matrices(angles.cpu()).to(frames.device)
     rotated = torch.einsum("bij,btjhw->btihw", matrices, frames.to(torch.float32))
-    return rotated.round().clamp(0, 255).to(torch.uint8)
+    rotated = rotated.round().clamp(0, 255).to(torch.uint8)
+    if masks is None:
+        return rotated
+    return torch.where(masks.unsqueeze(2), rotated, frames)
 
 
 def hue_angles(seed: int, step: int, count: int, jitter: float) -> Tensor:

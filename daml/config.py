@@ -142,6 +142,8 @@ class TrainConfig:
     # in +-(this * 180 degrees), luminance kept (daml/augment.py); 0: off, 1: the full circle
     hue_jitter_robot: bool = False  # turn the task's robot frames by the same angle too, so the
     # human video and the robot scene keep matching colours (the whole task is recoloured)
+    avatar_hue_jitter: float = 0.0  # like human_hue_jitter, but only the demonstrator's pixels
+    # turn (the dataset's avatar masks); the objects keep their colours in the video
     init_hidden_sizes: tuple[int, ...] = ()  # with init_checkpoint: grow its policy MLP to these
     # widths, keeping what it computes (daml/grow.py); (): the checkpoint's own sizes
 
@@ -169,6 +171,15 @@ class TrainConfig:
         _require(
             self.human_hue_jitter > 0 or not self.hue_jitter_robot,
             "train.hue_jitter_robot needs train.human_hue_jitter > 0",
+        )
+        _require(
+            0 <= self.avatar_hue_jitter <= 1,
+            f"train.avatar_hue_jitter must be in [0, 1], got {self.avatar_hue_jitter}",
+        )
+        _require(
+            self.avatar_hue_jitter == 0 or self.human_hue_jitter == 0,
+            "train.avatar_hue_jitter and train.human_hue_jitter both recolour the human video; "
+            "set at most one",
         )
         self.init_hidden_sizes = tuple(int(h) for h in self.init_hidden_sizes)
         _require(

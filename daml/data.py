@@ -1,7 +1,8 @@
 """On-disk dataset of demo pairs and the meta-batch loader; the only module that knows the format.
 
 Layout (docs/ARCHITECTURE.md): `<root>/manifest.json` + `<root>/episodes/NNNNNN.npz`, one
-variation per episode, each with a robot demo (frames, states, actions) and a human demo (frames).
+variation per episode, each with a robot demo (frames, states, actions) and a human demo (frames,
+and in datasets collected since session 9 the avatar's pixel masks).
 Must not import sim, pybullet or cv2.
 """
 
@@ -28,6 +29,7 @@ FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 EPISODES_DIR = "episodes"
 _ARRAY_KEYS = ("robot_frames", "robot_states", "robot_actions", "human_frames")
+_OPTIONAL_KEYS = ("human_masks",)
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Manifest:
     object_ids: list[int] = field(default_factory=list)
     look_split: str = ""
     action_noise: float = 0.0  # DART noise on the expert's executed motion (sim.robot_demo)
+    human_masks: bool = False  # every episode stores the avatar's pixels (train.avatar_hue_jitter)
     format_version: int = FORMAT_VERSION
     daml_version: str = ""
 
@@ -99,6 +102,8 @@ class Episode:
         robot_actions: float32 (T, 4) [dx, dy, dz in [-1, 1], gripper -1/+1].
         human_frames: uint8 (T, H, W, 3) RGB frames of the human-like demo (no actions).
         variation: JSON-able description (variation, seeds, avatar look, expert attempts).
+        human_masks: bool (T, H, W), True where a human frame shows the avatar; None in
+            datasets collected before masks were recorded.
     """
 
     robot_frames: np.ndarray
@@ -106,6 +111,7 @@ class Episode:
     robot_actions: np.ndarray
     human_frames: np.ndarray
     variation: dict[str, Any]
+    human_masks: np.ndarray | None = None
 
     def validate(self, source: str = "episode") -> None:
         """Raise DataError unless shapes and dtypes follow the format."""
@@ -134,6 +140,15 @@ class Episode:
                 "robot_states/robot_actions contain NaN or inf",
             ),
         ]
+        if self.human_masks is not None:
+            checks.append(
+                (
+                    self.human_masks.dtype == np.bool_
+                    and self.human_masks.shape == self.human_frames.shape[:3],
+                    f"human_masks must be bool {self.human_frames.shape[:3]}, "
+                    f"got {self.human_masks.dtype} {self.human_masks.shape}",
+                )
+            )
         for ok, message in checks:
             if not ok:
                 raise DataError(f"{source}: {message}")
@@ -182,7 +197,11 @@ def save_episode(path: Path, episode: Episode) -> None:
     with atomic_output(path) as handle:
         np.savez_compressed(
             handle,
-            **{key: getattr(episode, key) for key in _ARRAY_KEYS},
+            **{
+                key: getattr(episode, key)
+                for key in (*_ARRAY_KEYS, *_OPTIONAL_KEYS)
+                if getattr(episode, key) is not None
+            },
             variation=np.array(json.dumps(episode.variation)),
         )
 
@@ -203,7 +222,9 @@ def load_episode(path: Path) -> Episode:
             missing = [key for key in (*_ARRAY_KEYS, "variation") if key not in archive.files]
             if missing:
                 raise DataError(f"episode {path} is not a daml episode (missing {missing})")
-            arrays = {key: archive[key] for key in _ARRAY_KEYS}
+            arrays = {
+                key: archive[key] for key in (*_ARRAY_KEYS, *_OPTIONAL_KEYS) if key in archive.files
+            }
             variation = json.loads(str(archive["variation"]))
     except DataError:
         raise
@@ -252,12 +273,15 @@ class MetaBatch:
         robot_frames: uint8 (B, T, 3, H, W).
         robot_states: float32 (B, T, 4).
         robot_actions: float32 (B, T, 4).
+        human_masks: bool (B, T, H, W) the avatar's pixels in human_frames; None unless every
+            episode has them.
     """
 
     human_frames: Any
     robot_frames: Any
     robot_states: Any
     robot_actions: Any
+    human_masks: Any = None
 
     @classmethod
     def from_episodes(cls, episodes: list[Episode]) -> MetaBatch:
@@ -267,18 +291,24 @@ class MetaBatch:
             frames = np.stack([getattr(e, key) for e in episodes])  # (B, T, H, W, 3)
             return torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 1, 4, 2, 3)))
 
+        masks = None
+        if all(e.human_masks is not None for e in episodes):
+            masks = torch.from_numpy(np.stack([e.human_masks for e in episodes]))
         return cls(
             human_frames=stack_frames("human_frames"),
             robot_frames=stack_frames("robot_frames"),
             robot_states=torch.from_numpy(np.stack([e.robot_states for e in episodes])).float(),
             robot_actions=torch.from_numpy(np.stack([e.robot_actions for e in episodes])).float(),
+            human_masks=masks,
         )
 
     def to(self, device: Any) -> MetaBatch:
         non_blocking = str(device).startswith("cuda")
         return MetaBatch(
             **{
-                f.name: getattr(self, f.name).to(device, non_blocking=non_blocking)
+                f.name: None
+                if getattr(self, f.name) is None
+                else getattr(self, f.name).to(device, non_blocking=non_blocking)
                 for f in fields(self)
             }
         )

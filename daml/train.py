@@ -208,6 +208,11 @@ def _start_run(
             config = fit_to_dataset(config, dataset)
             learner = Learner.create(config.model, config.meta, config.train.seed).to(device)
     _check_dataset(dataset, config, "training data")
+    if config.train.avatar_hue_jitter > 0 and not dataset.manifest.human_masks:
+        raise DataError(
+            f"train.avatar_hue_jitter needs avatar masks, which {dataset.root} does not record "
+            "(collected by an older daml); re-collect it into a new --out"
+        )
     if config.train.meta_batch > len(dataset):
         raise ConfigError(
             f"train.meta_batch {config.train.meta_batch} exceeds the {len(dataset)} episodes "
@@ -242,7 +247,18 @@ def _warm_start(config: RunConfig, device: torch.device) -> tuple[Learner, RunCo
 
 def augment_batch(batch: MetaBatch, step: int, train_config: TrainConfig) -> MetaBatch:
     """The batch at `step` with its human videos' hues rotated (train.human_hue_jitter > 0),
-    and each robot demo's by its task's angle too when train.hue_jitter_robot is set."""
+    and each robot demo's by its task's angle too when train.hue_jitter_robot is set; or only
+    the avatar's pixels in each human video (train.avatar_hue_jitter > 0)."""
+    if train_config.avatar_hue_jitter > 0:
+        if batch.human_masks is None:
+            raise DataError(
+                "train.avatar_hue_jitter needs the avatar masks, and this batch has none; "
+                "re-collect the training data with this daml"
+            )
+        angles = hue_angles(train_config.seed, step, len(batch), train_config.avatar_hue_jitter)
+        return replace(
+            batch, human_frames=rotate_hue(batch.human_frames, angles, batch.human_masks)
+        )
     if train_config.human_hue_jitter == 0:
         return batch
     angles = hue_angles(train_config.seed, step, len(batch), train_config.human_hue_jitter)

@@ -154,7 +154,8 @@ def human_demo(
     camera-pose and lighting jitter. The env must be reset before its next use.
 
     Returns:
-        {"frames": uint8 (T, H, W, 3), "success": bool}
+        {"frames": uint8 (T, H, W, 3), "avatar_masks": bool (T, H, W) the pixels showing the
+        avatar (hand and forearm), "success": bool}
     """
     env.reset(seed=seed, variation=variation)
     jitter = np.random.default_rng(np.random.SeedSequence([seed, HUMAN_STREAM]))
@@ -166,11 +167,13 @@ def human_demo(
     carries = env.task == "pick_place"
     env.bullet.collide_only_with(avatar.body, [] if carries else [target])
     trajectory = plan(env, start, pusher_half_m=avatar.half_m)
-    frames = []
+    frames, masks = [], []
     for t in range(env.episode_steps):
-        frames.append(camera.render())
+        frame, mask = camera.render_with_mask(avatar.body)
+        frames.append(frame)
+        masks.append(mask)
         if carries:
             avatar.grip(trajectory.grippers[t] > 0, target)
         avatar.move(desired_position(env, trajectory, t, avatar.position()), env.substeps)
     success = env.is_success(held=avatar.carry is not None)
-    return {"frames": np.stack(frames), "success": bool(success)}
+    return {"frames": np.stack(frames), "avatar_masks": np.stack(masks), "success": bool(success)}

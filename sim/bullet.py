@@ -301,18 +301,37 @@ class Bullet:
         self, px: int, view: Sequence[float], proj: Sequence[float], light: Light
     ) -> np.ndarray:
         """RGB image uint8 (px, px, 3) from the CPU tiny renderer (deterministic)."""
+        return self._camera_image(px, view, proj, light, segmentation=False)[0]
+
+    def render_segmented(
+        self, px: int, view: Sequence[float], proj: Sequence[float], light: Light
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """RGB uint8 (px, px, 3) as `render` gives it, and int32 (px, px) the body id seen at
+        each pixel (-1: background)."""
+        return self._camera_image(px, view, proj, light, segmentation=True)
+
+    def _camera_image(
+        self,
+        px: int,
+        view: Sequence[float],
+        proj: Sequence[float],
+        light: Light,
+        segmentation: bool,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         p = self._p
-        _, _, rgba, _, _ = p.getCameraImage(
+        _, _, rgba, _, seg = p.getCameraImage(
             px,
             px,
             viewMatrix=view,
             projectionMatrix=proj,
             renderer=p.ER_TINY_RENDERER,
-            flags=p.ER_NO_SEGMENTATION_MASK,
+            flags=0 if segmentation else p.ER_NO_SEGMENTATION_MASK,
             shadow=0,
             lightDirection=list(light.direction),
             lightAmbientCoeff=light.ambient,
             lightDiffuseCoeff=light.diffuse,
             lightSpecularCoeff=light.specular,
         )
-        return np.asarray(rgba, dtype=np.uint8).reshape(px, px, 4)[:, :, :3].copy()
+        rgb = np.asarray(rgba, dtype=np.uint8).reshape(px, px, 4)[:, :, :3].copy()
+        ids = np.asarray(seg, dtype=np.int32).reshape(px, px) if segmentation else None
+        return rgb, ids

@@ -45,6 +45,13 @@ class Camera:
         view, proj = self._matrices
         return self.bullet.render(self.px, view, proj, self.light)
 
+    def render_with_mask(self, body: int) -> tuple[np.ndarray, np.ndarray]:
+        """One RGB frame uint8 (px, px, 3), the same `render` gives, and bool (px, px): the
+        pixels where `body` is the visible surface."""
+        view, proj = self._matrices
+        frame, ids = self.bullet.render_segmented(self.px, view, proj, self.light)
+        return frame, ids == body
+
 
 def jittered_pose(rng: np.random.Generator, pose: CameraPose = DEFAULT_POSE) -> CameraPose:
     """A small random perturbation of the camera pose (a few cm, a degree or two)."""

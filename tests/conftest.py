@@ -56,7 +56,7 @@ def synthetic_episode(rng: np.random.Generator, image_px: int, steps: int) -> Ep
     while np.linalg.norm(squares[0] - squares[1]) < 0.35:
         squares = rng.uniform(0.15, 0.85, (2, 2))
     ee = rng.uniform(0.1, 0.9, 2)
-    robot_frames, human_frames, states, actions = [], [], [], []
+    robot_frames, human_frames, human_masks, states, actions = [], [], [], [], []
     grip = -1.0  # the state shows the opening left by the previous action
     for _ in range(steps):
         states.append([ee[0], ee[1], 0.0, 0.0 if grip > 0 else 0.04])
@@ -67,8 +67,12 @@ def synthetic_episode(rng: np.random.Generator, image_px: int, steps: int) -> Ep
         robot_frames.append(render_robot_view(squares, ee, image_px))
         human = np.full((image_px, image_px, 3), 60, np.uint8)
         _draw(human, squares[target], SQUARE_COLORS[target], 1)
-        _draw(human, ee + rng.normal(0.0, 0.02, 2), HAND_COLOR, 1)
+        hand = np.zeros((image_px, image_px, 3), np.uint8)
+        _draw(hand, ee + rng.normal(0.0, 0.02, 2), HAND_COLOR, 1)
+        mask = hand.any(axis=-1)
+        human[mask] = HAND_COLOR
         human_frames.append(human)
+        human_masks.append(mask)
         ee = ee + move * EE_STEP
     return Episode(
         robot_frames=np.stack(robot_frames),
@@ -76,6 +80,7 @@ def synthetic_episode(rng: np.random.Generator, image_px: int, steps: int) -> Ep
         robot_actions=np.asarray(actions, np.float32),
         human_frames=np.stack(human_frames),
         variation={"target": target, "squares": squares.tolist()},
+        human_masks=np.stack(human_masks),
     )
 
 
@@ -126,8 +131,10 @@ def write_synthetic_dataset(
     split: str = "train",
     image_px: int = TINY_PX,
     steps: int = TINY_T,
+    masks: bool = True,
 ) -> Path:
-    """A dataset dir in the daml format holding `variations` synthetic episodes."""
+    """A dataset dir in the daml format holding `variations` synthetic episodes (with the
+    hand's pixel masks unless `masks` is False, as in datasets of older daml versions)."""
     Manifest(
         task="push",
         split=split,
@@ -136,10 +143,14 @@ def write_synthetic_dataset(
         image_px=image_px,
         control_hz=10.0,
         episode_steps=steps,
+        human_masks=masks,
     ).save(root)
     rng = np.random.default_rng(seed)
     for index in range(variations):
-        save_episode(episode_path(root, index), synthetic_episode(rng, image_px, steps))
+        episode = synthetic_episode(rng, image_px, steps)
+        if not masks:
+            episode.human_masks = None
+        save_episode(episode_path(root, index), episode)
     return root
 
 

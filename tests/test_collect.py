@@ -30,6 +30,21 @@ def test_collect_writes_manifest_and_valid_episodes(small_dataset):
     assert episode.human_frames.shape == (steps, 32, 32, 3)
     assert episode.robot_actions.shape == (steps, 4)
     assert set(np.unique(episode.robot_actions[:, 3])) <= {-1.0, 1.0}
+    assert manifest["human_masks"] is True
+    assert episode.human_masks.shape == (steps, 32, 32) and episode.human_masks.any()
+
+
+def test_extending_a_dataset_without_masks_keeps_its_manifest_honest(
+    small_dataset, tmp_path, daml_collect
+):
+    """An older dataset (no avatar masks) extended by this daml still says it lacks masks."""
+    out = tmp_path / "old"
+    assert daml_collect(out, variations=1) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["human_masks"] = False
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert daml_collect(out, variations=2) == 0
+    assert DemoDataset(out).manifest.human_masks is False
 
 
 def test_collect_is_deterministic_across_worker_counts(small_dataset, tmp_path, daml_collect):

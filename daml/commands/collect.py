@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         object_ids=list(sim.object_split(args.split)),
         look_split=args.split,
         action_noise=args.action_noise,
+        human_masks=True,
         daml_version=__version__,
     )
     if (out / "manifest.json").exists():
@@ -113,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
                 "choose another --out"
             )
         manifest.variations = max(manifest.variations, previous.variations)
+        manifest.human_masks = previous.human_masks  # older episodes there have no masks
     manifest.save(out)
     _remove_stale_temp_files(out / EPISODES_DIR)
 
@@ -159,6 +161,7 @@ def collect_episode(job: CollectJob) -> Attempts:
             robot_states=robot["states"],
             robot_actions=robot["actions"],
             human_frames=human["frames"],
+            human_masks=human["avatar_masks"],
             variation={
                 "variation": variation.to_dict(),
                 "look": look.to_dict(),

@@ -63,8 +63,22 @@ def test_angles_are_fixed_by_seed_and_step_and_bounded():
     assert torch.equal(off, torch.zeros(4, dtype=a.dtype))
 
 
+def test_masked_rotation_turns_only_the_masked_pixels():
+    frames = videos(4)
+    masks = torch.rand(3, 4, 8, 8, generator=torch.Generator().manual_seed(4)) < 0.3
+    angles = torch.tensor([2.0, -1.0, 0.5])
+    turned = rotate_hue(frames, angles, masks)
+    everywhere = rotate_hue(frames, angles)
+    inside = masks.unsqueeze(2).expand_as(frames)
+    assert torch.equal(turned[inside], everywhere[inside])
+    assert torch.equal(turned[~inside], frames[~inside])
+    assert not torch.equal(turned, frames)
+
+
 def test_wrong_shapes_raise():
     with pytest.raises(ValueError, match=r"\(B, T, 3, H, W\)"):
         rotate_hue(torch.zeros(4, 3, 8, 8, dtype=torch.uint8), torch.zeros(4))
     with pytest.raises(ValueError, match="angles"):
         rotate_hue(videos(3), torch.zeros(2))
+    with pytest.raises(ValueError, match="masks"):
+        rotate_hue(videos(3), torch.zeros(3), torch.ones(3, 4, 8, 7, dtype=torch.bool))

@@ -10,6 +10,7 @@ from daml.data import (
     DemoDataset,
     Episode,
     Manifest,
+    MetaBatch,
     MetaBatchLoader,
     episode_path,
     load_episode,
@@ -57,6 +58,29 @@ def test_episode_round_trip_is_exact(tmp_path):
             assert getattr(original, key).dtype == getattr(loaded, key).dtype
         assert loaded.variation == original.variation
     assert not list(tmp_path.rglob("*.tmp")), "atomic writes leave no temp files"
+
+
+def test_avatar_masks_are_optional_and_round_trip(tmp_path):
+    rng = np.random.default_rng(1)
+    with_masks = make_episode(rng, 0)
+    with_masks.human_masks = rng.random((T, PX, PX)) < 0.2
+    save_episode(episode_path(tmp_path, 0), with_masks)
+    save_episode(episode_path(tmp_path, 1), make_episode(rng, 1))
+    loaded = load_episode(episode_path(tmp_path, 0))
+    assert loaded.human_masks.dtype == np.bool_
+    np.testing.assert_array_equal(loaded.human_masks, with_masks.human_masks)
+    assert load_episode(episode_path(tmp_path, 1)).human_masks is None  # older datasets
+    episodes = [load_episode(episode_path(tmp_path, i)) for i in (0, 0, 1)]
+    both = MetaBatch.from_episodes(episodes[:2])
+    assert both.human_masks.shape == (2, T, PX, PX) and both.human_masks.dtype == torch.bool
+    assert MetaBatch.from_episodes(episodes).human_masks is None  # not every episode has them
+    assert both.to("cpu").human_masks.shape == (2, T, PX, PX)
+    assert MetaBatch.from_episodes(episodes).to("cpu").human_masks is None
+    bad = make_episode(rng, 2)
+    bad.human_masks = np.zeros((T, PX, PX), np.uint8)
+    with pytest.raises(DataError, match="human_masks"):
+        save_episode(episode_path(tmp_path, 2), bad)
+    assert not episode_path(tmp_path, 2).exists()
 
 
 def test_meta_batch_shapes_and_dtypes(tmp_path):

@@ -159,6 +159,8 @@ def test_run_config_json_round_trip():
         {"train": {"human_hue_jitter": 1.5}},
         {"train": {"human_hue_jitter": -0.1}},
         {"train": {"hue_jitter_robot": True}},
+        {"train": {"avatar_hue_jitter": 1.5}},
+        {"train": {"avatar_hue_jitter": 0.5, "human_hue_jitter": 0.5}},
     ],
 )
 def test_bad_configs_raise_config_error(raw):

@@ -262,3 +262,33 @@ def test_hue_jitter_robot_turns_both_demos_of_a_task_by_the_same_angle(
     assert torch.equal(turned.human_frames, augment_batch(twin, 3, video_only).human_frames)
     assert torch.equal(augment_batch(twin, 3, video_only).robot_frames, twin.robot_frames)
     assert augment_batch(batch, 3, tiny_run_config.train) is batch  # jitter 0: untouched
+
+
+def test_avatar_hue_jitter_turns_only_the_demonstrator(synthetic_data_dirs, tiny_run_config):
+    """Only the masked hand pixels of each human video change; the squares and the robot demo
+    keep their colours, and each video gets the angle of its task (fixed by seed and step)."""
+    dataset = DemoDataset(synthetic_data_dirs["train"])
+    batch = MetaBatch.from_episodes([dataset[i] for i in range(4)])
+    avatar = replace(tiny_run_config.train, avatar_hue_jitter=1.0)
+    turned = augment_batch(batch, 3, avatar)
+    hand = batch.human_masks.unsqueeze(2).expand_as(batch.human_frames)
+    assert torch.equal(turned.human_frames[~hand], batch.human_frames[~hand])
+    assert not torch.equal(turned.human_frames[hand], batch.human_frames[hand])
+    assert torch.equal(turned.robot_frames, batch.robot_frames)
+    assert torch.equal(augment_batch(batch, 3, avatar).human_frames, turned.human_frames)
+    assert not torch.equal(augment_batch(batch, 4, avatar).human_frames, turned.human_frames)
+
+
+def test_avatar_hue_jitter_trains_on_masked_data_and_refuses_data_without_masks(
+    tmp_path, synthetic_data_dirs, synthetic_dataset, tiny_run_config, capsys
+):
+    config = replace(tiny_run_config, train=replace(tiny_run_config.train, avatar_hue_jitter=1.0))
+    path = tmp_path / "avatar.json"
+    path.write_text(config.to_json())
+    assert main(train_args(synthetic_data_dirs, tmp_path / "run", path, "--steps", "2")) == 0
+    assert load_checkpoint(tmp_path / "run" / "last.pt", kind="meta").step == 2
+    old = {**synthetic_data_dirs, "train": synthetic_dataset(tmp_path / "old", 16, 3, masks=False)}
+    capsys.readouterr()
+    assert main(train_args(old, tmp_path / "refused", path, "--steps", "2")) == 2
+    assert "avatar masks" in capsys.readouterr().err
+    assert not (tmp_path / "refused" / "last.pt").exists()

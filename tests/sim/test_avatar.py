@@ -19,10 +19,28 @@ def test_human_demo_is_frames_only_with_exactly_t_frames(env) -> None:
     rng = np.random.default_rng(7)
     variation = sim.sample_variation(env.task, "train", rng)
     demo = sim.human_demo(env, variation, sim.sample_look("train", rng), seed=1)
-    assert set(demo) == {"frames", "success"}
+    assert set(demo) == {"frames", "avatar_masks", "success"}
     assert demo["frames"].shape == (env.episode_steps, 64, 64, 3)
     assert demo["frames"].dtype == np.uint8
+    assert demo["avatar_masks"].shape == (env.episode_steps, 64, 64)
+    assert demo["avatar_masks"].dtype == np.bool_
     assert isinstance(demo["success"], bool)
+
+
+def test_avatar_masks_are_exactly_the_pixels_its_colour_reaches(env) -> None:
+    """Two demos that differ only in the avatar's colour differ exactly inside its masks."""
+    rng = np.random.default_rng(10)
+    variation = sim.sample_variation(env.task, "train", rng)
+    look = sim.sample_look("train", rng)
+    recoloured = sim.AvatarLook(color=(0.9, 0.1, 0.8), shape=look.shape, size=look.size)
+    first = sim.human_demo(env, variation, look, seed=3)
+    second = sim.human_demo(env, variation, recoloured, seed=3)
+    masks = first["avatar_masks"]
+    assert np.array_equal(masks, second["avatar_masks"])
+    assert masks.any(axis=(1, 2)).mean() > 0.8  # the hand is in view most of the time
+    changed = np.any(first["frames"] != second["frames"], axis=-1)
+    assert not changed[~masks].any()
+    assert changed[masks].mean() > 0.95
 
 
 def test_human_demo_accomplishes_the_task_and_looks_different(env) -> None:
