@@ -2,7 +2,7 @@
 
 Layout (docs/ARCHITECTURE.md): `<root>/manifest.json` + `<root>/episodes/NNNNNN.npz`, one
 variation per episode, each with a robot demo (frames, states, actions) and a human demo (frames,
-and in datasets collected since session 9 the avatar's pixel masks).
+and the avatar's pixel masks where the collecting daml recorded them).
 Must not import sim, pybullet or cv2.
 """
 
