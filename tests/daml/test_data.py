@@ -83,6 +83,23 @@ def test_avatar_masks_are_optional_and_round_trip(tmp_path):
     assert not episode_path(tmp_path, 2).exists()
 
 
+def test_episode_file_with_misshapen_masks_gives_clear_error(tmp_path):
+    episode = make_episode(np.random.default_rng(3), 0)
+    path = episode_path(tmp_path, 0)
+    path.parent.mkdir(parents=True)
+    np.savez_compressed(
+        path,
+        robot_frames=episode.robot_frames,
+        robot_states=episode.robot_states,
+        robot_actions=episode.robot_actions,
+        human_frames=episode.human_frames,
+        human_masks=np.zeros((T, PX, PX - 1), bool),
+        variation=np.array("{}"),
+    )
+    with pytest.raises(DataError, match=r"000000\.npz.*human_masks must be bool"):
+        load_episode(path)
+
+
 def test_meta_batch_shapes_and_dtypes(tmp_path):
     make_dataset(tmp_path, 4)
     batch = next(iter(MetaBatchLoader(DemoDataset(tmp_path), meta_batch=3, seed=1)))
