@@ -91,7 +91,10 @@ def open_camera(index: int):
     """Open camera `index` with OpenCV; ConnectionFailed if it is absent or gives no frame."""
     import cv2
 
-    camera = cv2.VideoCapture(index)
+    from daml.video import native_stderr_silenced
+
+    with native_stderr_silenced():  # OpenCV's own "[ WARN:0] can't open camera" lines
+        camera = cv2.VideoCapture(index)
     if not camera.isOpened():
         camera.release()
         raise ConnectionFailed(

@@ -5,9 +5,11 @@ Imports OpenCV inside functions only, so `import daml.video` stays light; never 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,8 +199,9 @@ class VideoReader:
                 f"{self.path}: is a single image; a demo needs a video or a folder of images"
             )
         # FFmpeg backend only: the default would open "frame.png"-like names as image sequences.
-        self._capture = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
-        ok, frame = self._capture.read() if self._capture.isOpened() else (False, None)
+        with native_stderr_silenced():
+            self._capture = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+            ok, frame = self._capture.read() if self._capture.isOpened() else (False, None)
         if not self._capture.isOpened():
             self.close()
             raise DataError(
@@ -232,6 +235,23 @@ class VideoReader:
         # FFmpeg reports 0, -1 or INT64_MIN when the container has no count.
         declared = int(count) if 0 < count < 1e9 else None
         return fps, declared
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the block: FFmpeg and OpenCV print their own
+    lines ("moov atom not found", "[ WARN:0] ... can't be used") while probing a bad file, and
+    the DataError raised afterwards already says what is wrong, in one line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def read_video(

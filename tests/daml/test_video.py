@@ -125,6 +125,21 @@ def test_truncated_files(tmp_path, write_raw):
         read_video(tmp_path / "cut.mp4")
 
 
+def test_bad_file_prints_nothing_but_the_error(tmp_path, write_raw, capfd):
+    # FFmpeg's "moov atom not found" and OpenCV's "[ WARN:0]" lines go to the process's fd 2,
+    # past sys.stderr; the one-line DataError is the whole message the user gets.
+    data = write_raw(tmp_path / "full.mp4", 30).read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    (tmp_path / "text.mp4").write_text("hello " * 100)
+    capfd.readouterr()
+    for name in ("cut.mp4", "text.mp4"):
+        with pytest.raises(DataError, match=f"{name}: cannot decode it"):
+            read_video(tmp_path / name)
+    assert capfd.readouterr().err == ""
+    os.write(2, b"fd 2 restored\n")
+    assert capfd.readouterr().err == "fd 2 restored\n"
+
+
 def test_absurd_fps_metadata_falls_back_to_default(tmp_path, write_raw):
     video = read_video(write_raw(tmp_path / "fast.mp4", 5, fps=2000))
     assert video.fps == DEFAULT_FPS and not video.info.fps_from_metadata
