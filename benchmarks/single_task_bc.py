@@ -9,6 +9,7 @@ one-shot benchmark (`daml bench`) adds identifying the task from a human video o
 
     python benchmarks/single_task_bc.py --task push --variations 2 --steps 800
     python benchmarks/single_task_bc.py --task pick_place --action-noise 0.2   # DART demos
+    python benchmarks/single_task_bc.py --task pick_place --action-noise 0.2 --image-px 128
 """
 
 from __future__ import annotations
@@ -43,13 +44,21 @@ def record_demos(
     return demos
 
 
-def train_bc(demos: list[dict], steps: int, batch: int, seed: int) -> AdaptedPolicy:
-    """Plain BC (Adam 1e-3) on the demos; returns the trained policy."""
+def train_bc(
+    demos: list[dict], steps: int, batch: int, seed: int, conv_strides: tuple[int, ...] = (2, 2, 1)
+) -> AdaptedPolicy:
+    """Plain BC (Adam 1e-3) on the demos; returns the trained policy (image side from the
+    demos' frames, encoder strides `conv_strides`)."""
     frames = torch.from_numpy(np.stack([d["frames"] for d in demos])).permute(0, 1, 4, 2, 3)
     states = torch.from_numpy(np.stack([d["states"] for d in demos]))
     actions = torch.from_numpy(np.stack([d["actions"] for d in demos]))
     state_mean, state_std = state_statistics(states.reshape(-1, states.shape[-1]).numpy())
-    model = ModelConfig(state_mean=state_mean, state_std=state_std)
+    model = ModelConfig(
+        image_px=frames.shape[-1],
+        conv_strides=conv_strides,
+        state_mean=state_mean,
+        state_std=state_std,
+    )
     meta = MetaConfig(inner_steps=0)
     initial = theta_of(Learner.create(model, meta, seed).params)
     theta = {name: value.detach().requires_grad_(True) for name, value in initial.items()}
@@ -90,22 +99,32 @@ def main() -> None:
         default=0.0,
         help="DART noise std (action units) while recording the demos; labels stay clean",
     )
+    parser.add_argument("--image-px", type=int, default=64, help="camera image side")
+    parser.add_argument(
+        "--conv-strides",
+        default="2,2,1",
+        help="encoder stride per conv layer (comma-separated; the spatial-softmax map is "
+        "image-px / their product)",
+    )
     args = parser.parse_args()
+    strides = tuple(int(s) for s in args.conv_strides.split(","))
     torch.set_num_threads(1)
     rng = np.random.default_rng(args.seed)
     rows = []
-    with sim.make_env(args.task) as env:
+    with sim.make_env(args.task, sim.EnvConfig(image_px=args.image_px)) as env:
         for index in range(args.variations):
             variation = sim.sample_variation(args.task, "train", rng)
             started = time.perf_counter()
             demos = record_demos(env, variation, args.demos, 1000 * (index + 1), args.action_noise)
-            policy = train_bc(demos, args.steps, batch=8, seed=args.seed + index)
+            policy = train_bc(
+                demos, args.steps, batch=8, seed=args.seed + index, conv_strides=strides
+            )
             seeds = [10**6 + 1000 * index + k for k in range(args.rollouts)]
             wins = closed_loop_success(env, policy, variation, seeds)
             rows.append((index, wins, time.perf_counter() - started))
     print(
         f"{args.task}: BC on one scene ({args.demos} demos, action noise {args.action_noise}, "
-        f"{args.steps} steps), closed loop"
+        f"{args.steps} steps, {args.image_px}px, strides {args.conv_strides}), closed loop"
     )
     print("| scene | success | seconds |")
     print("| ---: | ---: | ---: |")

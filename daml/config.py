@@ -146,6 +146,12 @@ class TrainConfig:
     # turn (the dataset's avatar masks); the objects keep their colours in the video
     init_hidden_sizes: tuple[int, ...] = ()  # with init_checkpoint: grow its policy MLP to these
     # widths, keeping what it computes (daml/grow.py); (): the checkpoint's own sizes
+    init_image_px: int = 0  # with init_checkpoint: run its model on images of this side (the
+    # encoder ends in a spatial softmax, so its weights fit any size; a finer camera changes what
+    # the filters see, so this is a fine-tune, not a copy); 0: the checkpoint's own image_px
+    init_conv_strides: tuple[int, ...] = ()  # with init_checkpoint: run its encoder with these
+    # strides (same layers, same weights; e.g. (2, 1, 1) for a 2x finer spatial-softmax map, a
+    # fine-tune like init_image_px); (): the checkpoint's own strides
 
     def __post_init__(self) -> None:
         for name in ("steps", "meta_batch", "log_every", "val_every", "val_tasks"):
@@ -181,7 +187,16 @@ class TrainConfig:
             "train.avatar_hue_jitter and train.human_hue_jitter both recolour the human video; "
             "set at most one",
         )
+        _require(
+            self.init_image_px == 0 or self.init_image_px >= 8,
+            f"train.init_image_px must be 0 (the checkpoint's) or >= 8, got {self.init_image_px}",
+        )
         self.init_hidden_sizes = tuple(int(h) for h in self.init_hidden_sizes)
+        self.init_conv_strides = tuple(int(s) for s in self.init_conv_strides)
+        _require(
+            all(s in (1, 2) for s in self.init_conv_strides),
+            f"train.init_conv_strides must be 1 or 2 each, got {list(self.init_conv_strides)}",
+        )
         _require(
             all(h > 0 for h in self.init_hidden_sizes),
             f"train.init_hidden_sizes must be positive, got {list(self.init_hidden_sizes)}",

@@ -198,10 +198,11 @@ def _start_run(
                 "or choose another --out"
             )
         checkpoint = None
-        if config.train.init_hidden_sizes and not config.train.init_checkpoint:
-            raise ConfigError(
-                "train.init_hidden_sizes grows the model of train.init_checkpoint; pass --init"
-            )
+        for name in ("init_hidden_sizes", "init_image_px", "init_conv_strides"):
+            if getattr(config.train, name) and not config.train.init_checkpoint:
+                raise ConfigError(
+                    f"train.{name} changes the model of train.init_checkpoint; pass --init"
+                )
         if config.train.init_checkpoint:
             learner, config = _warm_start(config, device)
         else:
@@ -234,13 +235,25 @@ def _warm_start(config: RunConfig, device: torch.device) -> tuple[Learner, RunCo
     The model section (architecture, image size, T, state normaliser) is the checkpoint's: its
     weights only make sense with it. The meta and train sections are the given config's, so a
     DAML checkpoint can seed e.g. a lower-learning-rate run or a robot-demo (MIL) run.
-    With train.init_hidden_sizes, the policy MLP is first grown to those widths (daml/grow.py).
+    With train.init_hidden_sizes, the policy MLP is first grown to those widths (daml/grow.py);
+    with train.init_image_px / train.init_conv_strides, the same weights take images of that side
+    / run with those strides (no parameter's shape depends on either).
     """
     source = load_checkpoint(config.train.init_checkpoint, kind="meta")
     params, model = source.params, source.config.model
     sizes = config.train.init_hidden_sizes
     if sizes and sizes != model.hidden_sizes:
         params, model = grow_policy(params, model, sizes, config.train.seed)
+    if config.train.init_image_px:
+        model = replace(model, image_px=config.train.init_image_px)
+    if config.train.init_conv_strides:
+        if len(config.train.init_conv_strides) != len(model.conv_strides):
+            raise ConfigError(
+                f"train.init_conv_strides {list(config.train.init_conv_strides)} must give one "
+                f"stride per conv layer of {config.train.init_checkpoint} "
+                f"({len(model.conv_strides)}: {list(model.conv_strides)})"
+            )
+        model = replace(model, conv_strides=config.train.init_conv_strides)
     config = replace(config, model=model)
     return Learner(config.model, config.meta, params).to(device), config
 
@@ -309,9 +322,13 @@ def _check_dataset(dataset: DemoDataset, config: RunConfig, what: str) -> None:
     manifest = dataset.manifest
     got = (manifest.image_px, manifest.episode_steps)
     if got != (config.model.image_px, config.model.episode_steps):
+        hint = ""
+        if got[1] == config.model.episode_steps and config.train.init_checkpoint:
+            hint = f"; set train.init_image_px to {got[0]} to fine-tune the --init model on it"
         raise DataError(
             f"{what} {dataset.root} has image_px={got[0]}, episode_steps={got[1]}; the model "
             f"expects image_px={config.model.image_px}, episode_steps={config.model.episode_steps}"
+            + hint
         )
 
 

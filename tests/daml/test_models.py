@@ -161,6 +161,9 @@ def test_run_config_json_round_trip():
         {"train": {"hue_jitter_robot": True}},
         {"train": {"avatar_hue_jitter": 1.5}},
         {"train": {"avatar_hue_jitter": 0.5, "human_hue_jitter": 0.5}},
+        {"train": {"init_image_px": 4}},
+        {"train": {"init_image_px": -64}},
+        {"train": {"init_conv_strides": [2, 3, 1]}},
     ],
 )
 def test_bad_configs_raise_config_error(raw):

@@ -225,6 +225,61 @@ def test_init_hidden_sizes_grows_the_init_checkpoint(
     assert "pass --init" in capsys.readouterr().err
 
 
+def test_init_image_px_fine_tunes_the_init_checkpoint_on_a_finer_camera(
+    tmp_path, synthetic_data_dirs, synthetic_dataset, config_path, tiny_run_config, capsys
+):
+    source = tmp_path / "source"
+    assert main(train_args(synthetic_data_dirs, source, config_path, "--steps", "2")) == 0
+    side = 2 * tiny_run_config.model.image_px
+    finer = {
+        "train": synthetic_dataset(tmp_path / "train2x", 16, seed=1, image_px=side),
+        "val": synthetic_dataset(tmp_path / "val2x", 8, seed=2, split="val", image_px=side),
+    }
+    init = ["--init", str(source / "last.pt"), "--steps", "2"]
+    capsys.readouterr()
+    assert main(train_args(finer, tmp_path / "refused", config_path, *init)) == 2
+    [error] = capsys.readouterr().err.strip().splitlines()
+    assert f"image_px={side}" in error and f"set train.init_image_px to {side}" in error
+    raw = json.loads(config_path.read_text())
+    raw["train"]["init_image_px"] = side
+    config_path.write_text(json.dumps(raw))
+    assert main(train_args(finer, tmp_path / "finer", config_path, *init)) == 0
+    tuned = load_checkpoint(tmp_path / "finer" / "last.pt", kind="meta")
+    original = load_checkpoint(source / "last.pt", kind="meta")
+    assert tuned.config.model == replace(original.config.model, image_px=side)
+    assert {k: v.shape for k, v in tuned.params.items()} == {
+        k: v.shape for k, v in original.params.items()
+    }
+    assert any(not torch.equal(tuned.params[k], original.params[k]) for k in tuned.params)
+    assert main(train_args(finer, tmp_path / "no_init", config_path, "--steps", "2")) == 2
+    assert "train.init_image_px changes the model" in capsys.readouterr().err
+
+
+def test_init_conv_strides_fine_tunes_the_init_checkpoint_with_other_strides(
+    tmp_path, synthetic_data_dirs, config_path, tiny_run_config, capsys
+):
+    source = tmp_path / "source"
+    assert main(train_args(synthetic_data_dirs, source, config_path, "--steps", "2")) == 0
+    original = load_checkpoint(source / "last.pt", kind="meta")
+    strides = [2, *original.config.model.conv_strides[1:]]
+    raw = json.loads(config_path.read_text())
+    raw["train"]["init_conv_strides"] = strides
+    config_path.write_text(json.dumps(raw))
+    init = ["--init", str(source / "last.pt"), "--steps", "2"]
+    assert main(train_args(synthetic_data_dirs, tmp_path / "strided", config_path, *init)) == 0
+    tuned = load_checkpoint(tmp_path / "strided" / "last.pt", kind="meta")
+    assert tuned.config.model == replace(original.config.model, conv_strides=tuple(strides))
+    assert {k: v.shape for k, v in tuned.params.items()} == {
+        k: v.shape for k, v in original.params.items()
+    }
+    raw["train"]["init_conv_strides"] = [*strides, 1]
+    config_path.write_text(json.dumps(raw))
+    capsys.readouterr()
+    assert main(train_args(synthetic_data_dirs, tmp_path / "bad", config_path, *init)) == 2
+    [error] = capsys.readouterr().err.strip().splitlines()
+    assert "one stride per conv layer" in error
+
+
 def test_hue_jitter_changes_training_and_resumes_exactly(
     tmp_path, synthetic_data_dirs, tiny_run_config
 ):
