@@ -187,19 +187,19 @@ class TrainConfig:
             "train.avatar_hue_jitter and train.human_hue_jitter both recolour the human video; "
             "set at most one",
         )
+        self.init_hidden_sizes = tuple(int(h) for h in self.init_hidden_sizes)
+        _require(
+            all(h > 0 for h in self.init_hidden_sizes),
+            f"train.init_hidden_sizes must be positive, got {list(self.init_hidden_sizes)}",
+        )
         _require(
             self.init_image_px == 0 or self.init_image_px >= 8,
             f"train.init_image_px must be 0 (the checkpoint's) or >= 8, got {self.init_image_px}",
         )
-        self.init_hidden_sizes = tuple(int(h) for h in self.init_hidden_sizes)
         self.init_conv_strides = tuple(int(s) for s in self.init_conv_strides)
         _require(
             all(s in (1, 2) for s in self.init_conv_strides),
             f"train.init_conv_strides must be 1 or 2 each, got {list(self.init_conv_strides)}",
-        )
-        _require(
-            all(h > 0 for h in self.init_hidden_sizes),
-            f"train.init_hidden_sizes must be positive, got {list(self.init_hidden_sizes)}",
         )
 
     def outer_lr_at(self, step: int) -> float:
