@@ -208,7 +208,7 @@ def _start_run(
         else:
             config = fit_to_dataset(config, dataset)
             learner = Learner.create(config.model, config.meta, config.train.seed).to(device)
-    _check_dataset(dataset, config, "training data")
+    _check_dataset(dataset, config, "training data", can_warm_start=not resume)
     if config.train.avatar_hue_jitter > 0 and not dataset.manifest.human_masks:
         raise DataError(
             f"train.avatar_hue_jitter needs avatar masks, which {dataset.root} does not record "
@@ -318,12 +318,19 @@ def _check_resume_config(saved: RunConfig, given: RunConfig) -> None:
         )
 
 
-def _check_dataset(dataset: DemoDataset, config: RunConfig, what: str) -> None:
+def _check_dataset(
+    dataset: DemoDataset, config: RunConfig, what: str, can_warm_start: bool = False
+) -> None:
+    """Refuse data collected at another image size or episode length than the model's.
+
+    can_warm_start: a fresh --init run, whose model may still take another image size; a
+    resumed run's model is fixed, so no init_image_px hint is given then.
+    """
     manifest = dataset.manifest
     got = (manifest.image_px, manifest.episode_steps)
     if got != (config.model.image_px, config.model.episode_steps):
         hint = ""
-        if got[1] == config.model.episode_steps and config.train.init_checkpoint:
+        if can_warm_start and got[1] == config.model.episode_steps and config.train.init_checkpoint:
             hint = f"; set train.init_image_px to {got[0]} to fine-tune the --init model on it"
         raise DataError(
             f"{what} {dataset.root} has image_px={got[0]}, episode_steps={got[1]}; the model "

@@ -253,6 +253,11 @@ def test_init_image_px_fine_tunes_the_init_checkpoint_on_a_finer_camera(
     assert any(not torch.equal(tuned.params[k], original.params[k]) for k in tuned.params)
     assert main(train_args(finer, tmp_path / "no_init", config_path, "--steps", "2")) == 2
     assert "train.init_image_px changes the model" in capsys.readouterr().err
+    saved = tmp_path / "finer" / "config.json"
+    coarse_resume = train_args(synthetic_data_dirs, tmp_path / "finer", saved, "--resume")
+    assert main([*coarse_resume, "--steps", "3"]) == 2  # a resumed model's image size is fixed
+    [error] = capsys.readouterr().err.strip().splitlines()
+    assert f"expects image_px={side}" in error and "init_image_px" not in error
 
 
 def test_init_conv_strides_fine_tunes_the_init_checkpoint_with_other_strides(
