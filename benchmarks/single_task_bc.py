@@ -45,10 +45,15 @@ def record_demos(
 
 
 def train_bc(
-    demos: list[dict], steps: int, batch: int, seed: int, conv_strides: tuple[int, ...] = (2, 2, 1)
+    demos: list[dict],
+    steps: int,
+    batch: int,
+    seed: int,
+    conv_strides: tuple[int, ...] = (2, 2, 1),
+    conv_dilations: tuple[int, ...] = (),
 ) -> AdaptedPolicy:
     """Plain BC (Adam 1e-3) on the demos; returns the trained policy (image side from the
-    demos' frames, encoder strides `conv_strides`)."""
+    demos' frames, encoder strides `conv_strides` and dilations `conv_dilations`)."""
     frames = torch.from_numpy(np.stack([d["frames"] for d in demos])).permute(0, 1, 4, 2, 3)
     states = torch.from_numpy(np.stack([d["states"] for d in demos]))
     actions = torch.from_numpy(np.stack([d["actions"] for d in demos]))
@@ -56,6 +61,7 @@ def train_bc(
     model = ModelConfig(
         image_px=frames.shape[-1],
         conv_strides=conv_strides,
+        conv_dilations=conv_dilations,
         state_mean=state_mean,
         state_std=state_std,
     )
@@ -106,8 +112,15 @@ def main() -> None:
         help="encoder stride per conv layer (comma-separated; the spatial-softmax map is "
         "image-px / their product)",
     )
+    parser.add_argument(
+        "--conv-dilations",
+        default="",
+        help="encoder dilation per conv layer (comma-separated; empty: 1 each), e.g. 1,1,2 "
+        "with --conv-strides 2,1,1: the default encoder's receptive fields on a 2x finer map",
+    )
     args = parser.parse_args()
     strides = tuple(int(s) for s in args.conv_strides.split(","))
+    dilations = tuple(int(d) for d in args.conv_dilations.split(",") if d)
     torch.set_num_threads(1)
     rng = np.random.default_rng(args.seed)
     rows = []
@@ -117,14 +130,20 @@ def main() -> None:
             started = time.perf_counter()
             demos = record_demos(env, variation, args.demos, 1000 * (index + 1), args.action_noise)
             policy = train_bc(
-                demos, args.steps, batch=8, seed=args.seed + index, conv_strides=strides
+                demos,
+                args.steps,
+                batch=8,
+                seed=args.seed + index,
+                conv_strides=strides,
+                conv_dilations=dilations,
             )
             seeds = [10**6 + 1000 * index + k for k in range(args.rollouts)]
             wins = closed_loop_success(env, policy, variation, seeds)
             rows.append((index, wins, time.perf_counter() - started))
     print(
         f"{args.task}: BC on one scene ({args.demos} demos, action noise {args.action_noise}, "
-        f"{args.steps} steps, {args.image_px}px, strides {args.conv_strides}), closed loop"
+        f"{args.steps} steps, {args.image_px}px, strides {args.conv_strides}, "
+        f"dilations {args.conv_dilations or '1'}), closed loop"
     )
     print("| scene | success | seconds |")
     print("| ---: | ---: | ---: |")

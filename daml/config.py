@@ -31,6 +31,8 @@ class ModelConfig:
     conv_channels: tuple[int, ...] = (16, 16, 16)  # filters per conv layer
     conv_strides: tuple[int, ...] = (2, 2, 1)  # stride per conv layer
     conv_kernel: int = 5  # square kernel side of every conv layer
+    conv_dilations: tuple[int, ...] = ()  # dilation per conv layer (padding keeps the map's
+    # size); (): 1 for every layer
     hidden_sizes: tuple[int, ...] = (100, 100)  # policy MLP widths; the last is the adapted layer
     bias_transform_dim: int = 10  # learned vector concatenated to the policy input (MIL)
     aux_head: bool = True  # predict the final end-effector position from the image features
@@ -44,6 +46,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         self.conv_channels = tuple(int(c) for c in self.conv_channels)
         self.conv_strides = tuple(int(s) for s in self.conv_strides)
+        self.conv_dilations = tuple(int(d) for d in self.conv_dilations)
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
         self.state_mean = tuple(float(v) for v in self.state_mean)
         self.state_std = tuple(float(v) for v in self.state_std)
@@ -60,6 +63,15 @@ class ModelConfig:
             f"{self.conv_channels} / {self.conv_strides}",
         )
         _require(self.conv_kernel % 2 == 1, f"conv_kernel must be odd, got {self.conv_kernel}")
+        _require(
+            not self.conv_dilations
+            or (
+                len(self.conv_dilations) == len(self.conv_channels)
+                and all(d >= 1 for d in self.conv_dilations)
+            ),
+            f"conv_dilations {list(self.conv_dilations)} must be empty or give one dilation >= 1 "
+            f"per conv layer ({len(self.conv_channels)})",
+        )
         final_px = self.image_px
         for stride in self.conv_strides:
             final_px = math.ceil(final_px / stride)
@@ -152,6 +164,10 @@ class TrainConfig:
     init_conv_strides: tuple[int, ...] = ()  # with init_checkpoint: run its encoder with these
     # strides (same layers, same weights; e.g. (2, 1, 1) for a 2x finer spatial-softmax map, a
     # fine-tune like init_image_px); (): the checkpoint's own strides
+    init_conv_dilations: tuple[int, ...] = ()  # with init_checkpoint: its encoder's dilations;
+    # with init_conv_strides (2, 1, 1) on a (2, 2, 1) checkpoint, (1, 1, 2) makes the finer map's
+    # even cells the old map's cells ("a trous"), so the fine-tune starts near the checkpoint's
+    # function instead of from a scrambled one; (): the checkpoint's own dilations
 
     def __post_init__(self) -> None:
         for name in ("steps", "meta_batch", "log_every", "val_every", "val_tasks"):
@@ -200,6 +216,11 @@ class TrainConfig:
         _require(
             all(s in (1, 2) for s in self.init_conv_strides),
             f"train.init_conv_strides must be 1 or 2 each, got {list(self.init_conv_strides)}",
+        )
+        self.init_conv_dilations = tuple(int(d) for d in self.init_conv_dilations)
+        _require(
+            all(d >= 1 for d in self.init_conv_dilations),
+            f"train.init_conv_dilations must be >= 1 each, got {list(self.init_conv_dilations)}",
         )
 
     def outer_lr_at(self, step: int) -> float:

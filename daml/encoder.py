@@ -52,17 +52,26 @@ def spatial_softmax(features: Tensor) -> Tensor:
 class Encoder(nn.Module):
     """Frames -> feature points, one frame at a time (no temporal mixing).
 
-    Layers: [Conv2d(k, stride) -> ChannelLayerNorm -> ReLU] x len(conv_channels), spatial softmax.
+    Layers: [Conv2d(k, stride, dilation) -> ChannelLayerNorm -> ReLU] x len(conv_channels),
+    spatial softmax. Padding is dilation * (k // 2), so only the strides shrink the map.
     """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         in_channels = 3
-        for channels, stride in zip(config.conv_channels, config.conv_strides, strict=True):
+        dilations = config.conv_dilations or (1,) * len(config.conv_channels)
+        for channels, stride, dilation in zip(
+            config.conv_channels, config.conv_strides, dilations, strict=True
+        ):
             layers += [
                 nn.Conv2d(
-                    in_channels, channels, config.conv_kernel, stride, config.conv_kernel // 2
+                    in_channels,
+                    channels,
+                    config.conv_kernel,
+                    stride,
+                    dilation * (config.conv_kernel // 2),
+                    dilation,
                 ),
                 ChannelLayerNorm(channels),
                 nn.ReLU(),

@@ -198,7 +198,12 @@ def _start_run(
                 "or choose another --out"
             )
         checkpoint = None
-        for name in ("init_hidden_sizes", "init_image_px", "init_conv_strides"):
+        for name in (
+            "init_hidden_sizes",
+            "init_image_px",
+            "init_conv_strides",
+            "init_conv_dilations",
+        ):
             if getattr(config.train, name) and not config.train.init_checkpoint:
                 raise ConfigError(
                     f"train.{name} changes the model of train.init_checkpoint; pass --init"
@@ -236,8 +241,9 @@ def _warm_start(config: RunConfig, device: torch.device) -> tuple[Learner, RunCo
     weights only make sense with it. The meta and train sections are the given config's, so a
     DAML checkpoint can seed e.g. a lower-learning-rate run or a robot-demo (MIL) run.
     With train.init_hidden_sizes, the policy MLP is first grown to those widths (daml/grow.py);
-    with train.init_image_px / train.init_conv_strides, the same weights take images of that side
-    / run with those strides (no parameter's shape depends on either).
+    with train.init_image_px / train.init_conv_strides / train.init_conv_dilations, the same
+    weights take images of that side / run with those strides and dilations (no parameter's shape
+    depends on any of them).
     """
     source = load_checkpoint(config.train.init_checkpoint, kind="meta")
     params, model = source.params, source.config.model
@@ -254,6 +260,14 @@ def _warm_start(config: RunConfig, device: torch.device) -> tuple[Learner, RunCo
                 f"({len(model.conv_strides)}: {list(model.conv_strides)})"
             )
         model = replace(model, conv_strides=config.train.init_conv_strides)
+    if config.train.init_conv_dilations:
+        if len(config.train.init_conv_dilations) != len(model.conv_strides):
+            raise ConfigError(
+                f"train.init_conv_dilations {list(config.train.init_conv_dilations)} must give "
+                f"one dilation per conv layer of {config.train.init_checkpoint} "
+                f"({len(model.conv_strides)})"
+            )
+        model = replace(model, conv_dilations=config.train.init_conv_dilations)
     config = replace(config, model=model)
     return Learner(config.model, config.meta, params).to(device), config
 

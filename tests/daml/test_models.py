@@ -6,10 +6,11 @@ import json
 
 import pytest
 import torch
+from torch import nn
 from torch.func import functional_call
 
 from daml.config import MetaConfig, ModelConfig, RunConfig, TrainConfig
-from daml.encoder import ChannelLayerNorm, spatial_softmax
+from daml.encoder import ChannelLayerNorm, Encoder, spatial_softmax
 from daml.errors import ConfigError
 from daml.meta import ALPHA_PREFIX, build_model, init_params, param_shapes
 from daml.temporal_loss import TemporalLoss
@@ -164,8 +165,36 @@ def test_run_config_json_round_trip():
         {"train": {"init_image_px": 4}},
         {"train": {"init_image_px": -64}},
         {"train": {"init_conv_strides": [2, 3, 1]}},
+        {"train": {"init_conv_dilations": [1, 0, 2]}},
+        {"model": {"conv_dilations": [1, 2]}},
+        {"model": {"conv_dilations": [1, 0, 1]}},
     ],
 )
 def test_bad_configs_raise_config_error(raw):
     with pytest.raises(ConfigError):
         RunConfig.from_json(json.dumps(raw))
+
+
+def test_dilated_finer_encoder_holds_the_coarse_map_at_its_even_cells():
+    """Strides (2, 1, 1) with dilations (1, 1, 2) and the same weights compute the (2, 2, 1)
+    encoder's convolutions at every other cell of a 2x finer map ("a trous"): the padding is
+    dilation * (k // 2), so sizes and alignment match; only the layer norms' statistics (over
+    the denser map) differ (measured on the shipped pick_place model: docs/BENCHMARKS.md)."""
+    coarse_config = ModelConfig(image_px=32, conv_channels=(4, 4, 4), conv_strides=(2, 2, 1))
+    fine_config = ModelConfig(
+        image_px=32, conv_channels=(4, 4, 4), conv_strides=(2, 1, 1), conv_dilations=(1, 1, 2)
+    )
+    torch.manual_seed(0)
+    coarse, fine = Encoder(coarse_config), Encoder(fine_config)
+    fine.load_state_dict(coarse.state_dict())
+    frames = torch.rand(3, 3, 32, 32)
+
+    def convs_only(encoder: Encoder) -> torch.Tensor:
+        x = frames
+        for index, conv in enumerate(m for m in encoder.convs if isinstance(m, nn.Conv2d)):
+            x = conv(torch.relu(x) if index else x)
+        return x
+
+    coarse_map, fine_map = convs_only(coarse), convs_only(fine)
+    assert coarse_map.shape[-2:] == (8, 8) and fine_map.shape[-2:] == (16, 16)
+    torch.testing.assert_close(fine_map[..., ::2, ::2], coarse_map)

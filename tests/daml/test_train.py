@@ -277,12 +277,23 @@ def test_init_conv_strides_fine_tunes_the_init_checkpoint_with_other_strides(
     assert {k: v.shape for k, v in tuned.params.items()} == {
         k: v.shape for k, v in original.params.items()
     }
-    raw["train"]["init_conv_strides"] = [*strides, 1]
+    raw["train"]["init_conv_dilations"] = dilations = [1] * (len(strides) - 1) + [2]
     config_path.write_text(json.dumps(raw))
+    assert main(train_args(synthetic_data_dirs, tmp_path / "dilated", config_path, *init)) == 0
+    dilated = load_checkpoint(tmp_path / "dilated" / "last.pt", kind="meta").config.model
+    assert dilated == replace(
+        original.config.model, conv_strides=tuple(strides), conv_dilations=tuple(dilations)
+    )
     capsys.readouterr()
-    assert main(train_args(synthetic_data_dirs, tmp_path / "bad", config_path, *init)) == 2
-    [error] = capsys.readouterr().err.strip().splitlines()
-    assert "one stride per conv layer" in error
+    for key, value, message in [
+        ("init_conv_strides", [*strides, 1], "one stride per conv layer"),
+        ("init_conv_dilations", [*dilations, 1], "one dilation per conv layer"),
+    ]:
+        bad = {**raw, "train": {**raw["train"], key: value}}
+        config_path.write_text(json.dumps(bad))
+        assert main(train_args(synthetic_data_dirs, tmp_path / key, config_path, *init)) == 2
+        [error] = capsys.readouterr().err.strip().splitlines()
+        assert message in error
 
 
 def test_hue_jitter_changes_training_and_resumes_exactly(
