@@ -12,6 +12,8 @@ tracks every object's base position and counts:
   target.
 
     python benchmarks/failure_modes.py --checkpoint daml/pretrained/push.pt --data data/push_test
+    python benchmarks/failure_modes.py --checkpoint daml/pretrained/push_mil.pt \
+        --data data/push_test --robot-demo   # the oracle: adapted on the episode's robot demo
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch
 
 import sim
 from daml import OBS_IMAGE_KEY, OBS_STATE_KEY
-from daml.adapt import adapt_from_frames, load_learner
+from daml.adapt import adapt_from_frames, adapt_from_robot_demo, load_learner
 from daml.commands.eval import DatasetCases
 
 MOVED_M = 0.02  # x/y displacement that counts as "moved"
@@ -68,6 +70,12 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="dataset dir (e.g. data/push_test)")
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0, help="as `daml eval --seed`")
+    parser.add_argument(
+        "--robot-demo",
+        action="store_true",
+        help="adapt on each episode's robot demo (BC inner step, as the MIL oracle in `daml "
+        "bench`) instead of its human video",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     learner, _ = load_learner(args.checkpoint)
@@ -75,12 +83,20 @@ def main() -> None:
     counts: Counter[str] = Counter()
     approach: dict[str, list[float]] = {name: [] for name in OUTCOMES}
     with sim.make_env(cases.task, cases.env_config) as env:
-        for case in cases:
-            outcome, closest = classify(env, adapt_from_frames(learner, case.human_frames), case)
+        for index, case in enumerate(cases):
+            if args.robot_demo:
+                demo = cases.dataset[index]
+                policy = adapt_from_robot_demo(
+                    learner, demo.robot_frames, demo.robot_states, demo.robot_actions
+                )
+            else:
+                policy = adapt_from_frames(learner, case.human_frames)
+            outcome, closest = classify(env, policy, case)
             counts[outcome] += 1
             approach[outcome].append(closest)
     total = sum(counts.values())
-    print(f"{args.checkpoint} on {args.data}: {total} episodes")
+    source = "robot demos" if args.robot_demo else "human videos"
+    print(f"{args.checkpoint} on {args.data}, adapted on {source}: {total} episodes")
     print("| outcome | episodes | share | median closest gripper-target x/y (cm) |")
     print("| --- | ---: | ---: | ---: |")
     for name in OUTCOMES:
