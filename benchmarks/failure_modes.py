@@ -8,8 +8,11 @@ tracks every object's base position and counts:
 * target moved (> MOVED_M in x/y or lifted > LIFTED_M) but not onto its goal/tray, split by
   whether it ended nearer the other slot (wrong slot) or not (imprecise);
 * a distractor moved and the target did not (wrong object);
-* nothing moved (the arm never engaged an object), with the arm's closest x/y approach to the
-  target.
+* nothing moved (the arm never engaged an object);
+
+with the gripper's closest x/y approach to the target and to the nearest other object, and how
+many episodes came nearer another object than the target (a policy that goes down between the
+objects, or to a wrong one, rather than to the target).
 
     python benchmarks/failure_modes.py --checkpoint daml/pretrained/push.pt --data data/push_test
     python benchmarks/failure_modes.py --checkpoint daml/pretrained/push_mil.pt \
@@ -35,33 +38,35 @@ OUTCOMES = ("success", "target moved, wrong slot", "target moved, imprecise", "w
             "nothing moved")  # fmt: skip
 
 
-def classify(env, policy, case) -> tuple[str, float]:
-    """Roll `policy` out on `case`; (outcome, closest x/y approach of the gripper to the target)."""
+def classify(env, policy, case) -> tuple[str, float, float]:
+    """Roll `policy` out on `case`; (outcome, closest x/y approach of the gripper to the target,
+    to the nearest other object), in metres."""
     obs, _ = env.reset(seed=case.reset_seed, variation=case.variation)
     scene, target = env.scene, env.scene.variation.target_index
     start = np.array([env.bullet.pose(body)[0] for body in scene.object_bodies])
     peak = start[:, 2].copy()
-    closest = np.inf
+    closest = np.full(len(start), np.inf)
     info = {"success": False}
     for _ in range(env.episode_steps):
         obs, _, _, truncated, info = env.step(policy.act(obs[OBS_IMAGE_KEY], obs[OBS_STATE_KEY]))
         now = np.array([env.bullet.pose(body)[0] for body in scene.object_bodies])
         peak = np.maximum(peak, now[:, 2])
-        closest = min(closest, float(np.linalg.norm(obs[OBS_STATE_KEY][:2] - start[target, :2])))
+        gripper_xy = obs[OBS_STATE_KEY][:2]
+        closest = np.minimum(closest, np.linalg.norm(start[:, :2] - gripper_xy, axis=1))
         if truncated:
             break
     moved = (np.linalg.norm(now[:, :2] - start[:, :2], axis=1) > MOVED_M) | (
         peak - start[:, 2] > LIFTED_M
     )
+    approach = (float(closest[target]), float(np.delete(closest, target).min()))
     if info["success"]:
-        return "success", closest
+        return "success", *approach
     if moved[target]:
         to_goal = np.linalg.norm(now[target, :2] - scene.target_slot_xy)
         to_other = np.linalg.norm(now[target, :2] - scene.slot_xy[1 - scene.variation.target_slot])
-        return ("target moved, wrong slot" if to_other < to_goal else "target moved, imprecise"), (
-            closest
-        )
-    return ("wrong object" if moved.any() else "nothing moved"), closest
+        slot = "wrong slot" if to_other < to_goal else "imprecise"
+        return f"target moved, {slot}", *approach
+    return ("wrong object" if moved.any() else "nothing moved"), *approach
 
 
 def main() -> None:
@@ -81,7 +86,7 @@ def main() -> None:
     learner, _ = load_learner(args.checkpoint)
     cases = DatasetCases(sim, args.data, args.episodes, args.seed)
     counts: Counter[str] = Counter()
-    approach: dict[str, list[float]] = {name: [] for name in OUTCOMES}
+    approach: dict[str, list[tuple[float, float]]] = {name: [] for name in OUTCOMES}
     with sim.make_env(cases.task, cases.env_config) as env:
         for index, case in enumerate(cases):
             if args.robot_demo:
@@ -91,17 +96,24 @@ def main() -> None:
                 )
             else:
                 policy = adapt_from_frames(learner, case.human_frames)
-            outcome, closest = classify(env, policy, case)
+            outcome, to_target, to_other = classify(env, policy, case)
             counts[outcome] += 1
-            approach[outcome].append(closest)
+            approach[outcome].append((to_target, to_other))
     total = sum(counts.values())
     source = "robot demos" if args.robot_demo else "human videos"
     print(f"{args.checkpoint} on {args.data}, adapted on {source}: {total} episodes")
-    print("| outcome | episodes | share | median closest gripper-target x/y (cm) |")
-    print("| --- | ---: | ---: | ---: |")
+    print(
+        "| outcome | episodes | share | median closest approach to the target / to another "
+        "object, x/y (cm) | nearer another object |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: |")
     for name in OUTCOMES:
-        median = f"{100 * np.median(approach[name]):.1f}" if approach[name] else "-"
-        print(f"| {name} | {counts[name]} | {counts[name] / total:.0%} | {median} |")
+        pairs = np.array(approach[name]).reshape(-1, 2)
+        medians = "-"
+        if len(pairs):
+            medians = " / ".join(f"{100 * m:.1f}" for m in np.median(pairs, axis=0))
+        nearer = int((pairs[:, 1] < pairs[:, 0]).sum())
+        print(f"| {name} | {counts[name]} | {counts[name] / total:.0%} | {medians} | {nearer} |")
 
 
 if __name__ == "__main__":
