@@ -22,7 +22,6 @@ from daml.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from daml.config import RunConfig, TrainConfig
 from daml.data import DemoDataset, MetaBatch, MetaBatchLoader, write_bytes_atomic
 from daml.errors import ConfigError, DataError
-from daml.grow import grow_policy
 from daml.meta import (
     FIRST_ORDER_WARNING,
     Learner,
@@ -31,6 +30,7 @@ from daml.meta import (
     trainable_params,
     validation_losses,
 )
+from daml.warm_start import check_init_options, warm_start
 
 CONFIG_NAME = "config.json"
 METRICS_NAME = "metrics.jsonl"
@@ -198,18 +198,9 @@ def _start_run(
                 "or choose another --out"
             )
         checkpoint = None
-        for name in (
-            "init_hidden_sizes",
-            "init_image_px",
-            "init_conv_strides",
-            "init_conv_dilations",
-        ):
-            if getattr(config.train, name) and not config.train.init_checkpoint:
-                raise ConfigError(
-                    f"train.{name} changes the model of train.init_checkpoint; pass --init"
-                )
+        check_init_options(config.train)
         if config.train.init_checkpoint:
-            learner, config = _warm_start(config, device)
+            learner, config = warm_start(config, device)
         else:
             config = fit_to_dataset(config, dataset)
             learner = Learner.create(config.model, config.meta, config.train.seed).to(device)
@@ -232,44 +223,6 @@ def _start_run(
     optimizer.load_state_dict(checkpoint.optimizer_state)
     best_val = math.inf if checkpoint.best_val is None else checkpoint.best_val
     return RunState(config, learner, optimizer, checkpoint.step, best_val)
-
-
-def _warm_start(config: RunConfig, device: torch.device) -> tuple[Learner, RunConfig]:
-    """A fresh run (step 0, new Adam) from train.init_checkpoint's theta, psi and alpha.
-
-    The model section (architecture, image size, T, state normaliser) is the checkpoint's: its
-    weights only make sense with it. The meta and train sections are the given config's, so a
-    DAML checkpoint can seed e.g. a lower-learning-rate run or a robot-demo (MIL) run.
-    With train.init_hidden_sizes, the policy MLP is first grown to those widths (daml/grow.py);
-    with train.init_image_px / train.init_conv_strides / train.init_conv_dilations, the same
-    weights take images of that side / run with those strides and dilations (no parameter's shape
-    depends on any of them).
-    """
-    source = load_checkpoint(config.train.init_checkpoint, kind="meta")
-    params, model = source.params, source.config.model
-    sizes = config.train.init_hidden_sizes
-    if sizes and sizes != model.hidden_sizes:
-        params, model = grow_policy(params, model, sizes, config.train.seed)
-    if config.train.init_image_px:
-        model = replace(model, image_px=config.train.init_image_px)
-    if config.train.init_conv_strides:
-        if len(config.train.init_conv_strides) != len(model.conv_strides):
-            raise ConfigError(
-                f"train.init_conv_strides {list(config.train.init_conv_strides)} must give one "
-                f"stride per conv layer of {config.train.init_checkpoint} "
-                f"({len(model.conv_strides)}: {list(model.conv_strides)})"
-            )
-        model = replace(model, conv_strides=config.train.init_conv_strides)
-    if config.train.init_conv_dilations:
-        if len(config.train.init_conv_dilations) != len(model.conv_strides):
-            raise ConfigError(
-                f"train.init_conv_dilations {list(config.train.init_conv_dilations)} must give "
-                f"one dilation per conv layer of {config.train.init_checkpoint} "
-                f"({len(model.conv_strides)})"
-            )
-        model = replace(model, conv_dilations=config.train.init_conv_dilations)
-    config = replace(config, model=model)
-    return Learner(config.model, config.meta, params).to(device), config
 
 
 def augment_batch(batch: MetaBatch, step: int, train_config: TrainConfig) -> MetaBatch:

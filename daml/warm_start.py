@@ -1,0 +1,72 @@
+"""Start a new meta-training run from a checkpoint's weights (`daml train --init`).
+
+The model section comes from the checkpoint, optionally changed in ways that keep its
+parameters usable: a grown policy MLP (daml/grow.py), another camera image side, other encoder
+strides and dilations. Must not import sim or cv2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from daml.checkpoint import load_checkpoint
+from daml.config import RunConfig, TrainConfig
+from daml.errors import ConfigError
+from daml.grow import grow_policy
+from daml.meta import Learner
+
+MODEL_CHANGING_OPTIONS = (
+    "init_hidden_sizes",
+    "init_image_px",
+    "init_conv_strides",
+    "init_conv_dilations",
+)
+
+
+def check_init_options(train_config: TrainConfig) -> None:
+    """Refuse train.init_* model changes without train.init_checkpoint (nothing to change)."""
+    for name in MODEL_CHANGING_OPTIONS:
+        if getattr(train_config, name) and not train_config.init_checkpoint:
+            raise ConfigError(
+                f"train.{name} changes the model of train.init_checkpoint; pass --init"
+            )
+
+
+def warm_start(config: RunConfig, device: torch.device) -> tuple[Learner, RunConfig]:
+    """A fresh run (step 0, new Adam) from train.init_checkpoint's theta, psi and alpha.
+
+    The model section (architecture, image size, T, state normaliser) is the checkpoint's: its
+    weights only make sense with it. The meta and train sections are the given config's, so a
+    DAML checkpoint can seed e.g. a lower-learning-rate run or a robot-demo (MIL) run.
+    With train.init_hidden_sizes, the policy MLP is first grown to those widths (daml/grow.py);
+    with train.init_image_px / train.init_conv_strides / train.init_conv_dilations, the same
+    weights take images of that side / run with those strides and dilations (no parameter's shape
+    depends on any of them).
+    """
+    source = load_checkpoint(config.train.init_checkpoint, kind="meta")
+    params, model = source.params, source.config.model
+    sizes = config.train.init_hidden_sizes
+    if sizes and sizes != model.hidden_sizes:
+        params, model = grow_policy(params, model, sizes, config.train.seed)
+    if config.train.init_image_px:
+        model = replace(model, image_px=config.train.init_image_px)
+    if config.train.init_conv_strides:
+        if len(config.train.init_conv_strides) != len(model.conv_strides):
+            raise ConfigError(
+                f"train.init_conv_strides {list(config.train.init_conv_strides)} must give one "
+                f"stride per conv layer of {config.train.init_checkpoint} "
+                f"({len(model.conv_strides)}: {list(model.conv_strides)})"
+            )
+        model = replace(model, conv_strides=config.train.init_conv_strides)
+    if config.train.init_conv_dilations:
+        if len(config.train.init_conv_dilations) != len(model.conv_strides):
+            raise ConfigError(
+                f"train.init_conv_dilations {list(config.train.init_conv_dilations)} must give "
+                f"one dilation per conv layer of {config.train.init_checkpoint} "
+                f"({len(model.conv_strides)})"
+            )
+        model = replace(model, conv_dilations=config.train.init_conv_dilations)
+    config = replace(config, model=model)
+    return Learner(config.model, config.meta, params).to(device), config
