@@ -17,12 +17,15 @@ objects, or to a wrong one, rather than to the target).
     python benchmarks/failure_modes.py --checkpoint daml/pretrained/push.pt --data data/push_test
     python benchmarks/failure_modes.py --checkpoint daml/pretrained/push_mil.pt \
         --data data/push_test --robot-demo   # the oracle: adapted on the episode's robot demo
+    python benchmarks/failure_modes.py --checkpoint daml/pretrained/pick_place_mil.pt \
+        --data data/pick_place_val --robot-demo --inner-steps 5   # more test-time steps
 """
 
 from __future__ import annotations
 
 import argparse
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -81,9 +84,19 @@ def main() -> None:
         help="adapt on each episode's robot demo (BC inner step, as the MIL oracle in `daml "
         "bench`) instead of its human video",
     )
+    parser.add_argument(
+        "--inner-steps",
+        type=int,
+        help="adaptation steps at test time (default: the checkpoint's meta.inner_steps), with "
+        "its learned step sizes",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     learner, _ = load_learner(args.checkpoint)
+    if args.inner_steps is not None:
+        if args.inner_steps < 1:
+            parser.error(f"--inner-steps must be >= 1, got {args.inner_steps}")
+        learner.meta_config = replace(learner.meta_config, inner_steps=args.inner_steps)
     cases = DatasetCases(sim, args.data, args.episodes, args.seed)
     counts: Counter[str] = Counter()
     approach: dict[str, list[tuple[float, float]]] = {name: [] for name in OUTCOMES}
@@ -101,7 +114,8 @@ def main() -> None:
             approach[outcome].append((to_target, to_other))
     total = sum(counts.values())
     source = "robot demos" if args.robot_demo else "human videos"
-    print(f"{args.checkpoint} on {args.data}, adapted on {source}: {total} episodes")
+    steps = learner.meta_config.inner_steps
+    print(f"{args.checkpoint} on {args.data}, {steps} step(s) on {source}: {total} episodes")
     print(
         "| outcome | episodes | share | median closest approach to the target / to another "
         "object, x/y (cm) | nearer another object |"
