@@ -61,7 +61,7 @@ def classify(env, policy, case) -> tuple[str, float, float]:
     moved = (np.linalg.norm(now[:, :2] - start[:, :2], axis=1) > MOVED_M) | (
         peak - start[:, 2] > LIFTED_M
     )
-    approach = (float(closest[target]), float(np.delete(closest, target).min()))
+    approach = (float(closest[target]), float(np.delete(closest, target).min(initial=np.inf)))
     if info["success"]:
         return "success", *approach
     if moved[target]:
