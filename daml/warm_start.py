@@ -52,21 +52,19 @@ def warm_start(config: RunConfig, device: torch.device) -> tuple[Learner, RunCon
         params, model = grow_policy(params, model, sizes, config.train.seed)
     if config.train.init_image_px:
         model = replace(model, image_px=config.train.init_image_px)
-    if config.train.init_conv_strides:
-        if len(config.train.init_conv_strides) != len(model.conv_strides):
+    for option, field, unit in (
+        ("init_conv_strides", "conv_strides", "stride"),
+        ("init_conv_dilations", "conv_dilations", "dilation"),
+    ):
+        values = getattr(config.train, option)
+        if not values:
+            continue
+        if len(values) != len(model.conv_channels):
             raise ConfigError(
-                f"train.init_conv_strides {list(config.train.init_conv_strides)} must give one "
-                f"stride per conv layer of {config.train.init_checkpoint} "
-                f"({len(model.conv_strides)}: {list(model.conv_strides)})"
+                f"train.{option} {list(values)} must give one {unit} per conv layer of "
+                f"{config.train.init_checkpoint} ({len(model.conv_channels)} layers, strides "
+                f"{list(model.conv_strides)})"
             )
-        model = replace(model, conv_strides=config.train.init_conv_strides)
-    if config.train.init_conv_dilations:
-        if len(config.train.init_conv_dilations) != len(model.conv_strides):
-            raise ConfigError(
-                f"train.init_conv_dilations {list(config.train.init_conv_dilations)} must give "
-                f"one dilation per conv layer of {config.train.init_checkpoint} "
-                f"({len(model.conv_strides)})"
-            )
-        model = replace(model, conv_dilations=config.train.init_conv_dilations)
+        model = replace(model, **{field: values})
     config = replace(config, model=model)
     return Learner(config.model, config.meta, params).to(device), config
