@@ -14,6 +14,7 @@ from typing import Any
 from daml.errors import ConfigError
 
 INNER_SOURCES = ("human_video", "robot_demo")  # what the inner step adapts on (MetaConfig)
+AUX_TARGETS = ("final", "grasp")  # what the aux head predicts (MetaConfig.aux_target)
 HUMAN_VIDEO_COLORS = ("rgb", "gray")  # how the inner step sees the human video (MetaConfig)
 
 
@@ -35,7 +36,8 @@ class ModelConfig:
     # size); (): 1 for every layer
     hidden_sizes: tuple[int, ...] = (100, 100)  # policy MLP widths; the last is the adapted layer
     bias_transform_dim: int = 10  # learned vector concatenated to the policy input (MIL)
-    aux_head: bool = True  # predict the final end-effector position from the image features
+    aux_head: bool = True  # predict an end-effector position (meta.aux_target) from the image
+    # features alone
     temporal_channels: int = 32  # filters of the learned temporal loss
     temporal_kernel: int = 10  # temporal kernel length (frames) of its first two layers
     temporal_out: int = 4  # output channels of the temporal loss (released: the action size)
@@ -110,7 +112,11 @@ class MetaConfig:
     learn_inner_lr: bool = True  # learn one alpha per parameter tensor (Meta-SGD style)
     inner_grad_clip: float = 10.0  # inner gradients clipped elementwise to +-this
     second_order: bool = True  # False: first-order, only theta learns (psi and alpha get no grad)
-    aux_loss_weight: float = 0.1  # weight of the final end-effector position loss
+    aux_loss_weight: float = 0.1  # weight of the aux head's position loss
+    aux_target: str = "final"  # what the aux head predicts from every frame: "final": the
+    # demo's last end-effector position; "grasp": its position at the first step whose action
+    # closes the gripper (where pick_place grasps the target; the last one if it never closes;
+    # push closes at the start, so it is the start there)
     gripper_loss_weight: float = 1.0  # weight of the gripper BCE in the behaviour-cloning loss
     human_video_color: str = "rgb"  # "gray": the inner step sees the human video as luminance
     # only (train and test alike), so the demonstrator's colour cannot matter; robot frames stay RGB
@@ -129,6 +135,10 @@ class MetaConfig:
         )
         _require(self.inner_grad_clip > 0, "inner_grad_clip must be positive")
         _require(self.aux_loss_weight >= 0, "aux_loss_weight must be >= 0")
+        _require(
+            self.aux_target in AUX_TARGETS,
+            f"meta.aux_target must be one of {AUX_TARGETS}, got {self.aux_target!r}",
+        )
         _require(self.gripper_loss_weight >= 0, "gripper_loss_weight must be >= 0")
 
 

@@ -24,7 +24,7 @@ from daml import STATE_DIM
 from daml.config import MetaConfig, ModelConfig
 from daml.encoder import ChannelLayerNorm, Encoder
 from daml.errors import ConfigError
-from daml.policy import Policy, PolicyOutput
+from daml.policy import Policy, PolicyOutput, aux_target_position
 from daml.temporal_loss import TemporalLoss
 
 if TYPE_CHECKING:  # annotations only: the learner never reads the dataset format
@@ -251,14 +251,16 @@ def bc_losses(
 
     robot_frames (T, 3, H, W) uint8, robot_states (T, 4), robot_actions (T, 4) ->
     {"motion": MSE, "gripper": BCE (target action[:, 3] > 0), "aux": MSE of the predicted
-    final end-effector position, "bc": motion + w_g * gripper, "total": bc + w_aux * aux}.
+    end-effector position (meta_config.aux_target), "bc": motion + w_g * gripper,
+    "total": bc + w_aux * aux}.
     """
     states = normalise_states(robot_states, model.config)
     out = policy_pass(model, theta, robot_frames, states)
     motion = F.mse_loss(out.motion, robot_actions[:, :3])
     gripper_target = (robot_actions[:, 3] > 0).to(out.gripper_logit.dtype)
     gripper = F.binary_cross_entropy_with_logits(out.gripper_logit, gripper_target)
-    aux = F.mse_loss(out.aux, states[-1, :3].expand_as(out.aux))
+    aux_position = aux_target_position(states, gripper_target, meta_config.aux_target)
+    aux = F.mse_loss(out.aux, aux_position.expand_as(out.aux))
     bc = motion + meta_config.gripper_loss_weight * gripper
     total = bc + meta_config.aux_loss_weight * aux if model.config.aux_head else bc
     return {"total": total, "bc": bc, "motion": motion, "gripper": gripper, "aux": aux}

@@ -14,7 +14,7 @@ from daml import ACTION_DIM, STATE_DIM
 from daml.config import ModelConfig
 
 MOTION_DIM = 3  # [dx, dy, dz]; action[..., 3] is the gripper
-AUX_DIM = 3  # final end-effector xyz
+AUX_DIM = 3  # an end-effector xyz (meta.aux_target: the final one, or the grasp)
 
 
 class PolicyOutput(NamedTuple):
@@ -23,8 +23,8 @@ class PolicyOutput(NamedTuple):
     hidden: (N, hidden_sizes[-1]) last hidden layer (what the learned temporal loss reads).
     motion: (N, 3) end-effector motion in [-1, 1] (tanh).
     gripper_logit: (N,) > 0 means close.
-    aux: (N, 3) predicted final end-effector position (normalised state units), from the image
-        features alone; zeros when the model has no aux head.
+    aux: (N, 3) predicted end-effector position of meta.aux_target (normalised state units),
+        from the image features alone; zeros when the model has no aux head.
     """
 
     hidden: Tensor
@@ -58,3 +58,21 @@ class Policy(nn.Module):
         else:
             aux = points.new_zeros(points.shape[0], AUX_DIM)
         return PolicyOutput(x, torch.tanh(out[:, :MOTION_DIM]), out[:, MOTION_DIM], aux)
+
+
+def aux_target_position(states: Tensor, closes: Tensor, aux_target: str) -> Tensor:
+    """The end-effector position the aux head learns to predict from every frame of a demo.
+
+    states (T, 4) normalised robot states, closes (T,) 1.0 where the action closes the gripper
+    -> (3,): the last position ("final"), or the position at the first closing step ("grasp";
+    the last position when no step closes). Written without data-dependent indexing, so it
+    runs under torch.func.vmap.
+    """
+    last = torch.zeros(closes.shape[-1], dtype=closes.dtype, device=closes.device)
+    last[-1] = 1.0
+    if aux_target == "final":
+        weights = last
+    else:
+        first = closes * (torch.cumsum(closes, dim=0) == 1).to(closes.dtype)
+        weights = first + last * (1.0 - first.sum())
+    return weights @ states[:, :3]

@@ -29,6 +29,7 @@ from daml.meta import (
     trainable_params,
     validation_losses,
 )
+from daml.policy import aux_target_position
 
 B, T, PX = 3, 8, 16
 
@@ -94,7 +95,9 @@ def reference_meta_loss(learner: Learner, batch: MetaBatch) -> torch.Tensor:
         motion = ((out.motion - actions[:, :3]) ** 2).mean()
         target = (actions[:, 3] > 0).to(actions.dtype)
         gripper = F.binary_cross_entropy_with_logits(out.gripper_logit, target)
-        aux = ((out.aux - states[-1, :3]) ** 2).mean()
+        closing = [t for t in range(T) if actions[t, 3] > 0]
+        aux_step = closing[0] if meta.aux_target == "grasp" and closing else T - 1
+        aux = ((out.aux - states[aux_step, :3]) ** 2).mean()
         task_losses.append(motion + meta.gripper_loss_weight * gripper + meta.aux_loss_weight * aux)
     return torch.stack(task_losses).mean()
 
@@ -135,6 +138,30 @@ def test_batched_vmap_equals_loop_and_reference_float32(tiny_model):
     for grads in (gradients(learner, batched), gradients(learner, looped)):
         for name, want in wanted.items():
             torch.testing.assert_close(grads[name], want, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_grasp_aux_target_vmap_equals_loop_and_reference_float64(tiny_model):
+    learner = make_learner(tiny_model, dtype=torch.float64, aux_target="grasp")
+    batch = random_batch(3, torch.float64)
+    batch.robot_actions[0, :, 3] = -1.0  # never closes: the grasp target falls back to the end
+    batched, _ = meta_loss(learner.model, learner.params, batch, learner.meta_config)
+    looped, _ = meta_loss_per_task(learner.model, learner.params, batch, learner.meta_config)
+    expected = reference_meta_loss(learner, batch)
+    torch.testing.assert_close(batched, expected, rtol=1e-10, atol=0)
+    torch.testing.assert_close(looped, expected, rtol=1e-10, atol=0)
+    final = make_learner(tiny_model, dtype=torch.float64)
+    final.params = learner.params
+    other, _ = meta_loss(final.model, final.params, batch, final.meta_config)
+    assert not torch.isclose(other, batched)  # the target really changed
+
+
+def test_aux_target_position_is_the_first_closing_step_or_the_last():
+    states = torch.arange(20.0).reshape(5, 4)
+    closes = torch.tensor([0.0, 0.0, 1.0, 1.0, 0.0])
+    assert aux_target_position(states, closes, "grasp").tolist() == [8.0, 9.0, 10.0]
+    assert aux_target_position(states, closes, "final").tolist() == [16.0, 17.0, 18.0]
+    never = aux_target_position(states, torch.zeros(5), "grasp")
+    assert never.tolist() == [16.0, 17.0, 18.0]
 
 
 def test_second_order_gradient_reaches_psi_and_alpha(tiny_model):

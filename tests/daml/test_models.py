@@ -157,6 +157,7 @@ def test_run_config_json_round_trip():
         {"optimiser": {}},
         {"meta": {"inner_steps": "many"}},
         {"meta": {"human_video_color": "hsv"}},
+        {"meta": {"aux_target": "object"}},
         {"train": {"human_hue_jitter": 1.5}},
         {"train": {"human_hue_jitter": -0.1}},
         {"train": {"hue_jitter_robot": True}},
