@@ -143,8 +143,11 @@ def test_meta_training_makes_adaptation_use_the_human_video(
 
 
 def test_loop_batching_trains_like_vmap(tmp_path, synthetic_data_dirs, tiny_run_config):
-    """Same losses step by step (params are not compared: Adam amplifies float noise in
-    near-zero gradients of either path into lr-sized steps)."""
+    """Same losses step by step. The first step starts from the same params, so its losses
+    agree to float precision; later ones get a looser bound, since Adam turns float noise in
+    near-zero gradients of either path into lr-sized steps (seen: 1e-4 relative on the inner
+    loss at step 3 on an Intel Xeon, within 1e-4 on an AMD EPYC). The exact equivalence of the
+    two paths' gradients is tested in float64 in test_meta.py."""
     records = {}
     for batching in ("vmap", "loop"):
         config = replace(
@@ -154,8 +157,9 @@ def test_loop_batching_trains_like_vmap(tmp_path, synthetic_data_dirs, tiny_run_
         lines = (tmp_path / batching / "metrics.jsonl").read_text().splitlines()
         records[batching] = [r for r in map(json.loads, lines) if r["split"] == "train"]
     for vmap_record, loop_record in zip(records["vmap"], records["loop"], strict=True):
+        rel = 1e-5 if vmap_record["step"] == 1 else 1e-3
         for key in ("total", "bc", "inner"):
-            assert loop_record[key] == pytest.approx(vmap_record[key], rel=1e-4), key
+            assert loop_record[key] == pytest.approx(vmap_record[key], rel=rel), key
 
 
 def test_cosine_schedule_decays_from_outer_lr_to_its_final_fraction(tiny_run_config):
