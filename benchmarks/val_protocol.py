@@ -1,0 +1,141 @@
+"""The validation protocol that picks shipped models: one-shot success of several checkpoints on
+the same validation episodes, with exact McNemar tests of each against the first.
+
+The episode sets are the validation dataset (`--data`, e.g. 48 episodes of `daml collect --split
+val --seed 1`) and variations sampled on the fly from the val split with the seeds of `--sampled`
+(default 11:150 12:200 13:300 14:400, i.e. 1,098 episodes with the dataset). Every checkpoint sees
+the same variations, human videos and arm start poses, so the comparison is paired. Each
+(checkpoint, set) runs `daml eval` in a worker process and writes its JSON report to
+`OUT/NAME/SET.json`; reports already there are read instead of re-run, so an interrupted
+protocol resumes. Never used on the test split: selection happens on validation only.
+
+    python benchmarks/val_protocol.py --task pick_place --data data/pick_place_val \\
+        --checkpoint shipped=daml/pretrained/pick_place.pt \\
+        --checkpoint grasp=runs/pick_place_grasp/last.pt --workers 2 --out runs/val_pick_place
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import time
+from pathlib import Path
+
+from daml.cli import main as daml_main
+
+DEFAULT_SAMPLED = ("11:150", "12:200", "13:300", "14:400")
+
+
+def exact_mcnemar(only_first: int, only_second: int) -> float:
+    """Two-sided exact McNemar p-value from the two discordant counts (a binomial test at 1/2)."""
+    n = only_first + only_second
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(only_first, only_second) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def eval_argv(task: str, data: str, checkpoint: str, set_name: str, out: Path) -> list[str]:
+    """The `daml eval` command line of one (checkpoint, episode set)."""
+    argv = ["eval", "--checkpoint", checkpoint, "--out", str(out), "--no-progress"]
+    if set_name == "data":
+        return [*argv, "--data", data]
+    seed, count = set_name.removeprefix("seed").split("x")
+    return [*argv, "--task", task, "--split", "val", "--seed", seed, "--variations", count]
+
+
+def _run_one(job: tuple[list[str], str]) -> tuple[str, int, float]:
+    argv, out = job
+    started = time.perf_counter()
+    code = daml_main(argv)
+    return out, code, time.perf_counter() - started
+
+
+def parse_named(values: list[str]) -> dict[str, str]:
+    """["NAME=PATH", ...] -> {NAME: PATH}, in order; names must be unique path-safe words."""
+    named: dict[str, str] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name.replace("_", "").replace("-", "").isalnum() or name in named:
+            raise SystemExit(f"--checkpoint {value!r}: give a unique NAME=PATH (NAME: a-z0-9_-)")
+        if not Path(path).is_file():
+            raise SystemExit(f"--checkpoint {value!r}: {path} does not exist")
+        named[name] = path
+    return named
+
+
+def successes_by_set(out_dir: Path, names: list[str], sets: list[str]) -> dict:
+    """{name: {set: [bool per episode]}} read from the JSON reports."""
+    table = {}
+    for name in names:
+        table[name] = {}
+        for set_name in sets:
+            report = json.loads((out_dir / name / f"{set_name}.json").read_text())
+            table[name][set_name] = [bool(e["success"]) for e in report["episodes"]]
+    return table
+
+
+def print_table(table: dict, sets: list[str]) -> None:
+    names = list(table)
+    print("| candidate | " + " | ".join(sets) + " | total |")
+    print("| --- |" + " ---: |" * (len(sets) + 1))
+    for name in names:
+        counts = [sum(table[name][s]) for s in sets]
+        trials = sum(len(table[name][s]) for s in sets)
+        total = sum(counts)
+        cells = " | ".join(str(c) for c in counts)
+        print(f"| {name} | {cells} | {total}/{trials} ({total / trials:.1%}) |")
+    first = names[0]
+    for name in names[1:]:
+        a = [x for s in sets for x in table[first][s]]
+        b = [x for s in sets for x in table[name][s]]
+        only_first = sum(x and not y for x, y in zip(a, b, strict=True))
+        only_second = sum(y and not x for x, y in zip(a, b, strict=True))
+        p = exact_mcnemar(only_first, only_second)
+        print(
+            f"{name} vs {first}: discordant {only_second} (only {name}) vs {only_first} "
+            f"(only {first}), exact McNemar p = {p:.3g}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", required=True, choices=("pick_place", "push"))
+    parser.add_argument("--data", required=True, help="validation dataset dir")
+    parser.add_argument(
+        "--checkpoint", action="append", required=True, help="NAME=PATH; the first is the baseline"
+    )
+    parser.add_argument(
+        "--sampled", nargs="*", default=list(DEFAULT_SAMPLED), help="SEED:COUNT sampled val sets"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="eval processes at a time")
+    parser.add_argument("--out", required=True, help="dir for the per-set JSON reports")
+    args = parser.parse_args()
+    named = parse_named(args.checkpoint)
+    try:
+        sampled = [f"seed{int(s)}x{int(c)}" for s, c in (v.split(":") for v in args.sampled)]
+    except ValueError:
+        parser.error(f"--sampled takes SEED:COUNT pairs, got {args.sampled}")
+    sets = ["data", *sampled]
+    out_dir = Path(args.out)
+    jobs = []
+    for name, checkpoint in named.items():
+        (out_dir / name).mkdir(parents=True, exist_ok=True)
+        for set_name in sets:
+            out = out_dir / name / f"{set_name}.json"
+            if not out.is_file():
+                jobs.append((eval_argv(args.task, args.data, checkpoint, set_name, out), str(out)))
+    # largest sets first, so the pool ends evenly
+    jobs.sort(key=lambda job: -int(job[0][-1]) if job[0][-2] == "--variations" else 0)
+    with multiprocessing.get_context("spawn").Pool(max(1, args.workers)) as pool:
+        for out, code, seconds in pool.imap_unordered(_run_one, jobs):
+            if code != 0:
+                raise SystemExit(f"daml eval for {out} failed with exit code {code}")
+            print(f"{out}: {seconds:.0f} s", flush=True)
+    print_table(successes_by_set(out_dir, list(named), sets), sets)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""benchmarks/val_protocol.py: the exact McNemar test and the eval commands it runs."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "val_protocol.py"
+
+
+@pytest.fixture(scope="module")
+def protocol():
+    spec = importlib.util.spec_from_file_location("val_protocol", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_exact_mcnemar_matches_the_binomial_test(protocol):
+    # p-values quoted in docs/BENCHMARKS.md for earlier model picks
+    assert protocol.exact_mcnemar(109, 154) == pytest.approx(0.0066, abs=5e-5)
+    assert protocol.exact_mcnemar(77, 92) == pytest.approx(0.28, abs=5e-3)
+    assert protocol.exact_mcnemar(61, 64) == pytest.approx(0.86, abs=5e-3)
+    assert protocol.exact_mcnemar(0, 0) == 1.0
+    assert protocol.exact_mcnemar(5, 5) == 1.0
+    assert protocol.exact_mcnemar(0, 6) == pytest.approx(2 / 64)  # all six discordant one way
+    assert protocol.exact_mcnemar(3, 9) == protocol.exact_mcnemar(9, 3)
+
+
+def test_eval_argv_covers_the_dataset_and_the_sampled_sets(protocol, tmp_path):
+    out = tmp_path / "a.json"
+    data = protocol.eval_argv("push", "data/push_val", "c.pt", "data", out)
+    assert data[data.index("--data") + 1] == "data/push_val" and "--task" not in data
+    sampled = protocol.eval_argv("push", "data/push_val", "c.pt", "seed12x200", out)
+    flags = {flag: sampled[i + 1] for i, flag in enumerate(sampled[:-1]) if flag[:2] == "--"}
+    assert flags["--task"] == "push" and flags["--split"] == "val"
+    assert flags["--seed"] == "12" and flags["--variations"] == "200"
+    assert flags["--checkpoint"] == "c.pt" and flags["--out"] == str(out)
