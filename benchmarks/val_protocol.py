@@ -5,8 +5,8 @@ The episode sets are the validation dataset (`--data`, e.g. 48 episodes of `daml
 val --seed 1`) and variations sampled on the fly from the val split with the seeds of `--sampled`
 (default 11:150 12:200 13:300 14:400, i.e. 1,098 episodes with the dataset). Every checkpoint sees
 the same variations, human videos and arm start poses, so the comparison is paired. Each
-(checkpoint, set) runs `daml eval` in a worker process and writes its JSON report to
-`OUT/NAME/SET.json`; reports already there are read instead of re-run, so an interrupted
+(checkpoint, set) runs `daml eval` as its own process, `--workers` at a time, and writes its JSON
+report to `OUT/NAME/SET.json`; reports already there are read instead of re-run, so an interrupted
 protocol resumes. Never used on the test split: selection happens on validation only.
 
     python benchmarks/val_protocol.py --task pick_place --data data/pick_place_val \\
@@ -19,11 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-from daml.cli import main as daml_main
 
 DEFAULT_SAMPLED = ("11:150", "12:200", "13:300", "14:400")
 
@@ -47,9 +47,10 @@ def eval_argv(task: str, data: str, checkpoint: str, set_name: str, out: Path) -
 
 
 def _run_one(job: tuple[list[str], str]) -> tuple[str, int, float]:
+    """Run one `daml eval` as its own process, as a user would; (out, exit code, seconds)."""
     argv, out = job
     started = time.perf_counter()
-    code = daml_main(argv)
+    code = subprocess.run([sys.executable, "-m", "daml", *argv]).returncode
     return out, code, time.perf_counter() - started
 
 
@@ -129,8 +130,8 @@ def main() -> None:
                 jobs.append((eval_argv(args.task, args.data, checkpoint, set_name, out), str(out)))
     # largest sets first, so the pool ends evenly
     jobs.sort(key=lambda job: -int(job[0][-1]) if job[0][-2] == "--variations" else 0)
-    with multiprocessing.get_context("spawn").Pool(max(1, args.workers)) as pool:
-        for out, code, seconds in pool.imap_unordered(_run_one, jobs):
+    with ThreadPoolExecutor(max(1, args.workers)) as pool:
+        for out, code, seconds in pool.map(_run_one, jobs):
             if code != 0:
                 raise SystemExit(f"daml eval for {out} failed with exit code {code}")
             print(f"{out}: {seconds:.0f} s", flush=True)
