@@ -128,6 +128,10 @@ def main() -> None:
             out = out_dir / name / f"{set_name}.json"
             if not out.is_file():
                 jobs.append((eval_argv(args.task, args.data, checkpoint, set_name, out), str(out)))
+            elif json.loads(out.read_text()).get("checkpoint") != checkpoint:
+                raise SystemExit(
+                    f"{out} holds another checkpoint's report; use another NAME or --out"
+                )
     # largest sets first, so the pool ends evenly
     jobs.sort(key=lambda job: -int(job[0][-1]) if job[0][-2] == "--variations" else 0)
     with ThreadPoolExecutor(max(1, args.workers)) as pool:
