@@ -23,14 +23,7 @@ from torch.func import grad
 
 from daml.adapt import load_learner
 from daml.data import DemoDataset, MetaBatch
-from daml.meta import (
-    ALPHA_PREFIX,
-    PSI_PREFIX,
-    inner_loss,
-    luminance_frames,
-    theta_of,
-    validation_losses,
-)
+from daml.meta import ALPHA_PREFIX, PSI_PREFIX, inner_objective, theta_of, validation_losses
 
 
 def clipped_shares(learner, batch: MetaBatch) -> dict[str, tuple[int, float, float]]:
@@ -39,10 +32,9 @@ def clipped_shares(learner, batch: MetaBatch) -> dict[str, tuple[int, float, flo
     theta = {k: v.detach() for k, v in theta_of(learner.params).items()}
     clip = learner.meta_config.inner_grad_clip
     counts: dict[str, list] = {name: [0, 0, []] for name in theta}
-    for frames in batch.human_frames:
-        if learner.meta_config.human_video_color == "gray":
-            frames = luminance_frames(frames)
-        grads = grad(lambda th, f=frames: inner_loss(learner.model, th, psi, f))(theta)
+    for frames in batch.human_frames:  # the inner objective of training (grey video and all)
+        loss = inner_objective(learner.model, psi, frames, None, None, learner.meta_config)
+        grads = grad(loss)(theta)
         for name, g in grads.items():
             counts[name][0] += int((g.abs() >= clip).sum())
             counts[name][1] += g.numel()

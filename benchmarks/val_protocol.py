@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_SAMPLED = ("11:150", "12:200", "13:300", "14:400")
@@ -37,13 +38,25 @@ def exact_mcnemar(only_first: int, only_second: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def eval_argv(task: str, data: str, checkpoint: str, set_name: str, out: Path) -> list[str]:
+@dataclass(frozen=True)
+class EpisodeSet:
+    """One set of validation episodes: the dataset (seed None) or `count` sampled with `seed`."""
+
+    seed: int | None = None
+    count: int = 0
+
+    @property
+    def name(self) -> str:
+        return "data" if self.seed is None else f"seed{self.seed}x{self.count}"
+
+
+def eval_argv(task: str, data: str, checkpoint: str, episodes: EpisodeSet, out: Path) -> list[str]:
     """The `daml eval` command line of one (checkpoint, episode set)."""
     argv = ["eval", "--checkpoint", checkpoint, "--out", str(out), "--no-progress"]
-    if set_name == "data":
+    if episodes.seed is None:
         return [*argv, "--data", data]
-    seed, count = set_name.removeprefix("seed").split("x")
-    return [*argv, "--task", task, "--split", "val", "--seed", seed, "--variations", count]
+    sampling = ["--seed", str(episodes.seed), "--variations", str(episodes.count)]
+    return [*argv, "--task", task, "--split", "val", *sampling]
 
 
 def _run_one(job: tuple[list[str], str]) -> tuple[str, int, float]:
@@ -116,30 +129,30 @@ def main() -> None:
     args = parser.parse_args()
     named = parse_named(args.checkpoint)
     try:
-        sampled = [f"seed{int(s)}x{int(c)}" for s, c in (v.split(":") for v in args.sampled)]
+        sampled = [EpisodeSet(int(s), int(c)) for s, c in (v.split(":") for v in args.sampled)]
     except ValueError:
         parser.error(f"--sampled takes SEED:COUNT pairs, got {args.sampled}")
-    sets = ["data", *sampled]
+    sets = [EpisodeSet(), *sampled]
     out_dir = Path(args.out)
     jobs = []
     for name, checkpoint in named.items():
         (out_dir / name).mkdir(parents=True, exist_ok=True)
-        for set_name in sets:
-            out = out_dir / name / f"{set_name}.json"
+        # largest sampled sets first, so the pool ends evenly
+        for episodes in sorted(sets, key=lambda e: -e.count):
+            out = out_dir / name / f"{episodes.name}.json"
             if not out.is_file():
-                jobs.append((eval_argv(args.task, args.data, checkpoint, set_name, out), str(out)))
+                jobs.append((eval_argv(args.task, args.data, checkpoint, episodes, out), str(out)))
             elif json.loads(out.read_text()).get("checkpoint") != checkpoint:
                 raise SystemExit(
                     f"{out} holds another checkpoint's report; use another NAME or --out"
                 )
-    # largest sets first, so the pool ends evenly
-    jobs.sort(key=lambda job: -int(job[0][-1]) if job[0][-2] == "--variations" else 0)
     with ThreadPoolExecutor(max(1, args.workers)) as pool:
         for out, code, seconds in pool.map(_run_one, jobs):
             if code != 0:
                 raise SystemExit(f"daml eval for {out} failed with exit code {code}")
             print(f"{out}: {seconds:.0f} s", flush=True)
-    print_table(successes_by_set(out_dir, list(named), sets), sets)
+    names = [episodes.name for episodes in sets]
+    print_table(successes_by_set(out_dir, list(named), names), names)
 
 
 if __name__ == "__main__":

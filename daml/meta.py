@@ -187,7 +187,7 @@ def adapt_theta(
     """
     theta = theta_of(params)
     psi = {k: v for k, v in params.items() if k.startswith(PSI_PREFIX)}
-    inner_fn = _inner_objective(model, psi, demo_frames, demo_states, demo_actions, meta_config)
+    inner_fn = inner_objective(model, psi, demo_frames, demo_states, demo_actions, meta_config)
     clip = meta_config.inner_grad_clip
     first_loss = None
     for _ in range(meta_config.inner_steps):
@@ -203,7 +203,7 @@ def adapt_theta(
     return theta, first_loss
 
 
-def _inner_objective(
+def inner_objective(
     model: DamlModel,
     psi: Params,
     demo_frames: Tensor,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,10 @@ SCRIPT = Path(__file__).parents[1] / "benchmarks" / "val_protocol.py"
 def protocol():
     spec = importlib.util.spec_from_file_location("val_protocol", SCRIPT)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
-    return module
+    yield module
+    del sys.modules[spec.name]
 
 
 def test_exact_mcnemar_matches_the_binomial_test(protocol):
@@ -31,10 +34,12 @@ def test_exact_mcnemar_matches_the_binomial_test(protocol):
 
 def test_eval_argv_covers_the_dataset_and_the_sampled_sets(protocol, tmp_path):
     out = tmp_path / "a.json"
-    data = protocol.eval_argv("push", "data/push_val", "c.pt", "data", out)
+    data = protocol.eval_argv("push", "data/push_val", "c.pt", protocol.EpisodeSet(), out)
     assert data[data.index("--data") + 1] == "data/push_val" and "--task" not in data
-    sampled = protocol.eval_argv("push", "data/push_val", "c.pt", "seed12x200", out)
+    sampled = protocol.eval_argv("push", "data/push_val", "c.pt", protocol.EpisodeSet(12, 200), out)
     flags = {flag: sampled[i + 1] for i, flag in enumerate(sampled[:-1]) if flag[:2] == "--"}
     assert flags["--task"] == "push" and flags["--split"] == "val"
     assert flags["--seed"] == "12" and flags["--variations"] == "200"
     assert flags["--checkpoint"] == "c.pt" and flags["--out"] == str(out)
+    assert protocol.EpisodeSet().name == "data"
+    assert protocol.EpisodeSet(12, 200).name == "seed12x200"
