@@ -59,6 +59,31 @@ def eval_argv(task: str, data: str, checkpoint: str, episodes: EpisodeSet, out: 
     return [*argv, "--task", task, "--split", "val", *sampling]
 
 
+def pending_jobs(
+    task: str, data: str, named: dict[str, str], sets: list[EpisodeSet], out_dir: Path
+) -> list[tuple[list[str], str]]:
+    """(daml eval argv, report path) of every (checkpoint, set) without a report in out_dir yet,
+    largest sets first so a pool ends evenly; refuses a report written for another checkpoint
+    path, or before the checkpoint file last changed (a new model copied over the same path)."""
+    jobs = []
+    for name, checkpoint in named.items():
+        (out_dir / name).mkdir(parents=True, exist_ok=True)
+        for episodes in sorted(sets, key=lambda e: -e.count):
+            out = out_dir / name / f"{episodes.name}.json"
+            if not out.is_file():
+                jobs.append((eval_argv(task, data, checkpoint, episodes, out), str(out)))
+            elif json.loads(out.read_text()).get("checkpoint") != checkpoint:
+                raise SystemExit(
+                    f"{out} holds another checkpoint's report; use another NAME or --out"
+                )
+            elif out.stat().st_mtime < Path(checkpoint).stat().st_mtime:
+                raise SystemExit(
+                    f"{out} is older than {checkpoint}, which has changed since; "
+                    "use another NAME or --out"
+                )
+    return jobs
+
+
 def _run_one(job: tuple[list[str], str]) -> tuple[str, int, float]:
     """Run one `daml eval` as its own process, as a user would; (out, exit code, seconds)."""
     argv, out = job
@@ -134,18 +159,7 @@ def main() -> None:
         parser.error(f"--sampled takes SEED:COUNT pairs, got {args.sampled}")
     sets = [EpisodeSet(), *sampled]
     out_dir = Path(args.out)
-    jobs = []
-    for name, checkpoint in named.items():
-        (out_dir / name).mkdir(parents=True, exist_ok=True)
-        # largest sampled sets first, so the pool ends evenly
-        for episodes in sorted(sets, key=lambda e: -e.count):
-            out = out_dir / name / f"{episodes.name}.json"
-            if not out.is_file():
-                jobs.append((eval_argv(args.task, args.data, checkpoint, episodes, out), str(out)))
-            elif json.loads(out.read_text()).get("checkpoint") != checkpoint:
-                raise SystemExit(
-                    f"{out} holds another checkpoint's report; use another NAME or --out"
-                )
+    jobs = pending_jobs(args.task, args.data, named, sets, out_dir)
     with ThreadPoolExecutor(max(1, args.workers)) as pool:
         for out, code, seconds in pool.map(_run_one, jobs):
             if code != 0:

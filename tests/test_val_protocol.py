@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -43,3 +45,25 @@ def test_eval_argv_covers_the_dataset_and_the_sampled_sets(protocol, tmp_path):
     assert flags["--checkpoint"] == "c.pt" and flags["--out"] == str(out)
     assert protocol.EpisodeSet().name == "data"
     assert protocol.EpisodeSet(12, 200).name == "seed12x200"
+
+
+def test_pending_jobs_skips_done_reports_and_refuses_another_checkpoints(protocol, tmp_path):
+    sets = [protocol.EpisodeSet(), protocol.EpisodeSet(11, 150), protocol.EpisodeSet(12, 200)]
+    checkpoint = tmp_path / "a.pt"
+    checkpoint.write_bytes(b"weights")
+    jobs = protocol.pending_jobs("push", "d", {"a": str(checkpoint)}, sets, tmp_path)
+    names = [Path(out).name for _, out in jobs]
+    assert names == ["seed12x200.json", "seed11x150.json", "data.json"]  # largest first
+    done = tmp_path / "a" / "data.json"
+    done.write_text(json.dumps({"checkpoint": str(checkpoint)}))
+    jobs = protocol.pending_jobs("push", "d", {"a": str(checkpoint)}, sets, tmp_path)
+    assert "data.json" not in [Path(out).name for _, out in jobs] and len(jobs) == 2
+    report = tmp_path / "a" / "seed11x150.json"
+    report.write_text('{"checkpoint": "other.pt"}')
+    with pytest.raises(SystemExit, match="another checkpoint's report"):
+        protocol.pending_jobs("push", "d", {"a": str(checkpoint)}, sets, tmp_path)
+    assert report.read_text() == '{"checkpoint": "other.pt"}'  # nothing overwritten
+    report.unlink()
+    os.utime(checkpoint, (done.stat().st_mtime + 10,) * 2)  # a new model copied over the path
+    with pytest.raises(SystemExit, match="has changed since"):
+        protocol.pending_jobs("push", "d", {"a": str(checkpoint)}, sets, tmp_path)
