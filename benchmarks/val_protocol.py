@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from daml.checkpoint import file_sha256
+
 DEFAULT_SAMPLED = ("11:150", "12:200", "13:300", "14:400")
 
 
@@ -63,8 +65,8 @@ def pending_jobs(
     task: str, data: str, named: dict[str, str], sets: list[EpisodeSet], out_dir: Path
 ) -> list[tuple[list[str], str]]:
     """(daml eval argv, report path) of every (checkpoint, set) without a report in out_dir yet,
-    largest sets first so a pool ends evenly; refuses a report written for another checkpoint
-    path, or before the checkpoint file last changed (a new model copied over the same path)."""
+    largest sets first so a pool ends evenly; refuses a report made with another checkpoint
+    path or other weights at the path (a new model copied over it)."""
     jobs = []
     for name, checkpoint in named.items():
         (out_dir / name).mkdir(parents=True, exist_ok=True)
@@ -72,16 +74,28 @@ def pending_jobs(
             out = out_dir / name / f"{episodes.name}.json"
             if not out.is_file():
                 jobs.append((eval_argv(task, data, checkpoint, episodes, out), str(out)))
-            elif json.loads(out.read_text()).get("checkpoint") != checkpoint:
-                raise SystemExit(
-                    f"{out} holds another checkpoint's report; use another NAME or --out"
-                )
-            elif out.stat().st_mtime < Path(checkpoint).stat().st_mtime:
-                raise SystemExit(
-                    f"{out} is older than {checkpoint}, which has changed since; "
-                    "use another NAME or --out"
-                )
+            else:
+                _check_report_is_for(json.loads(out.read_text()), out, checkpoint)
     return jobs
+
+
+def _check_report_is_for(report: dict, out: Path, checkpoint: str) -> None:
+    """Refuse a report made with another checkpoint path or other weights at that path: its
+    checkpoint_sha256 (`daml eval` records it) must match the file now; a report from before
+    that field must be newer than the file."""
+    if report.get("checkpoint") != checkpoint:
+        raise SystemExit(f"{out} holds another checkpoint's report; use another NAME or --out")
+    recorded = report.get("checkpoint_sha256")
+    changed = (
+        recorded != file_sha256(checkpoint)
+        if recorded
+        else out.stat().st_mtime < Path(checkpoint).stat().st_mtime
+    )
+    if changed:
+        raise SystemExit(
+            f"{out} was made with other weights than {checkpoint} holds now (a new model at "
+            "that path); use another NAME or --out"
+        )
 
 
 def _run_one(job: tuple[list[str], str]) -> tuple[str, int, float]:

@@ -7,6 +7,7 @@ Must not import sim or cv2.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import pickle
 import zipfile
@@ -86,6 +87,16 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     write_bytes_atomic(Path(path), buffer.getvalue())
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes: names the exact weights a report was made with, which a
+    path does not (a new model may be copied over the same path)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def load_checkpoint(

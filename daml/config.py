@@ -159,6 +159,8 @@ class TrainConfig:
     lr_schedule: str = "constant"  # "constant", or "cosine": outer_lr decays to
     # final_lr_fraction * outer_lr at train.steps (half a cosine period)
     final_lr_fraction: float = 0.01
+    lr_decay_start: int = 0  # with "cosine": outer_lr stays constant up to this step and the
+    # half cosine spans [lr_decay_start, steps]; lets `--resume` anneal a constant-lr run
     init_checkpoint: str = ""  # start from this meta checkpoint's params (fresh Adam, step 0)
     human_hue_jitter: float = 0.0  # rotate each training human video's hue by an angle uniform
     # in +-(this * 180 degrees), luminance kept (daml/augment.py); 0: off, 1: the full circle
@@ -195,6 +197,11 @@ class TrainConfig:
         _require(
             0 <= self.final_lr_fraction <= 1,
             f"train.final_lr_fraction must be in [0, 1], got {self.final_lr_fraction}",
+        )
+        _require(
+            0 <= self.lr_decay_start < self.steps,
+            f"train.lr_decay_start must be in [0, train.steps={self.steps}), "
+            f"got {self.lr_decay_start}",
         )
         _require(
             0 <= self.human_hue_jitter <= 1,
@@ -237,7 +244,7 @@ class TrainConfig:
         """The Adam learning rate of the update that takes the run from `step` to `step + 1`."""
         if self.lr_schedule == "constant":
             return self.outer_lr
-        progress = min(step / self.steps, 1.0)
+        progress = min(max(step - self.lr_decay_start, 0) / (self.steps - self.lr_decay_start), 1.0)
         fraction = self.final_lr_fraction + (1 - self.final_lr_fraction) * 0.5 * (
             1 + math.cos(math.pi * progress)
         )

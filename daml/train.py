@@ -37,6 +37,8 @@ METRICS_NAME = "metrics.jsonl"
 CURVE_NAME = "learning_curve.png"
 LAST_NAME = "last.pt"
 BEST_NAME = "best.pt"
+# TrainConfig fields a --resume may change (the rest must match the run's saved config)
+RESUME_MAY_CHANGE = ("steps", "lr_schedule", "final_lr_fraction", "lr_decay_start")
 STATE_STATS_EPISODES = 64  # episodes read to standardise the robot state
 MIN_STATE_STD = 1e-2  # floor for near-constant state dims (e.g. a fixed height)
 
@@ -126,7 +128,8 @@ def train(
 ) -> TrainResult:
     """Meta-train until config.train.steps; resume continues last.pt's step, optimizer and batches.
 
-    With `resume`, `config` must equal the run's saved config except for train.steps. Batches
+    With `resume`, `config` must equal the run's saved config except for train.steps and the
+    lr schedule (RESUME_MAY_CHANGE: a constant-lr run can be annealed from where it is). Batches
     (and their hue rotations) depend only on (seed, step) and nothing else draws random
     numbers, so 2 + 2 resumed steps give the same params as 4 straight ones (with lr_schedule
     "cosine", only if train.steps is unchanged: the schedule spans train.steps). Without
@@ -274,14 +277,17 @@ def _due(run: RunState, every: int) -> bool:
 def _check_resume_config(saved: RunConfig, given: RunConfig) -> None:
     def comparable(config: RunConfig) -> dict:
         raw = config.to_dict()
-        raw["train"].pop("steps")
+        for name in RESUME_MAY_CHANGE:
+            raw["train"].pop(name)
         raw.pop("model")  # fitted to the dataset at the start of the run
         return raw
 
     if comparable(saved) != comparable(given):
         raise ConfigError(
             "the given config differs from the run's saved config; --resume continues with "
-            "the saved one (only --steps may change)"
+            "the saved one (only train.steps and the outer-lr schedule may change: "
+            + ", ".join(RESUME_MAY_CHANGE)
+            + ")"
         )
 
 

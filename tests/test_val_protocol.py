@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from daml.checkpoint import file_sha256
+
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "val_protocol.py"
 
 
@@ -65,5 +67,12 @@ def test_pending_jobs_skips_done_reports_and_refuses_another_checkpoints(protoco
     assert report.read_text() == '{"checkpoint": "other.pt"}'  # nothing overwritten
     report.unlink()
     os.utime(checkpoint, (done.stat().st_mtime + 10,) * 2)  # a new model copied over the path
-    with pytest.raises(SystemExit, match="has changed since"):
+    with pytest.raises(SystemExit, match="other weights"):  # an unhashed report: by its time
+        protocol.pending_jobs("push", "d", {"a": str(checkpoint)}, sets, tmp_path)
+    hashed = {"checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(checkpoint)}
+    done.write_text(json.dumps(hashed))
+    os.utime(checkpoint, (done.stat().st_mtime + 10,) * 2)  # touched, same bytes: still valid
+    assert len(protocol.pending_jobs("push", "d", {"a": str(checkpoint)}, sets, tmp_path)) == 2
+    checkpoint.write_bytes(b"other weights")  # a hashed report: by its bytes
+    with pytest.raises(SystemExit, match="other weights"):
         protocol.pending_jobs("push", "d", {"a": str(checkpoint)}, sets, tmp_path)

@@ -45,12 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sim
     from daml.adapt import adapt_from_frames, load_learner
+    from daml.checkpoint import file_sha256
     from daml.data import write_bytes_atomic
     from daml.evaluate import evaluate
     from daml.train import resolve_device, set_threads
 
     set_threads(args.threads)
     learner, config = load_learner(args.checkpoint, resolve_device(args.device))
+    checkpoint_sha256 = file_sha256(args.checkpoint)  # the weights, not just the path
     if args.data:
         cases = DatasetCases(sim, args.data, args.limit, args.seed)
     else:
@@ -66,7 +68,12 @@ def run(args: argparse.Namespace) -> int:
         video_writer=_video_writer(cases.env_config.control_hz) if args.videos else None,
         progress=not args.no_progress,
     )
-    result = {"checkpoint": args.checkpoint, "source": cases.name, **report.to_dict()}
+    result = {
+        "checkpoint": args.checkpoint,
+        "checkpoint_sha256": checkpoint_sha256,
+        "source": cases.name,
+        **report.to_dict(),
+    }
     default_out = Path(args.checkpoint).parent / f"eval_{Path(cases.name).name}.json"
     out = Path(args.out) if args.out else default_out
     write_bytes_atomic(out, json.dumps(result, indent=2).encode())

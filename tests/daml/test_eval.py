@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -193,6 +194,8 @@ def test_cli_eval_on_a_collected_dataset(tmp_path, sim_sized_checkpoint, capsys,
     assert main([*args, "--threads", "1", "--no-progress"]) == 0
     report = read_report(sim_sized_checkpoint.parent / "eval_pick_place_test.json")
     assert report["trials"] == 1 and report["episodes"][0]["name"] == "000000.npz"
+    digest = hashlib.sha256(sim_sized_checkpoint.read_bytes()).hexdigest()
+    assert report["checkpoint_sha256"] == digest  # names the weights, not just the path
     assert main([*args, "--limit", "0"]) == 2
     assert "--limit must be >= 1" in capsys.readouterr().err
 

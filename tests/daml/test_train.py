@@ -13,6 +13,7 @@ from daml.checkpoint import load_checkpoint
 from daml.cli import main
 from daml.config import MetaConfig
 from daml.data import DemoDataset, MetaBatch
+from daml.errors import ConfigError
 from daml.meta import ALPHA_PREFIX, PSI_PREFIX, Learner, validation_losses
 from daml.train import augment_batch, load_run_config, train
 
@@ -171,6 +172,34 @@ def test_cosine_schedule_decays_from_outer_lr_to_its_final_fraction(tiny_run_con
     assert lrs[50] == pytest.approx(5.5e-4)
     assert all(a >= b for a, b in zip(lrs[:-1], lrs[1:], strict=True))
     assert replace(train_config, lr_schedule="constant").outer_lr_at(70) == 1e-3
+    late = replace(train_config, lr_decay_start=60)  # constant to step 60, then the half cosine
+    assert [late.outer_lr_at(step) for step in (0, 60)] == [pytest.approx(1e-3)] * 2
+    assert late.outer_lr_at(80) == pytest.approx(5.5e-4) and late.outer_lr_at(100) == 1e-4
+    with pytest.raises(ConfigError, match="lr_decay_start must be in"):
+        replace(train_config, lr_decay_start=100)
+
+
+def test_resume_may_anneal_a_constant_run_but_not_change_the_rest(
+    tmp_path, synthetic_data_dirs, config_path, capsys
+):
+    out = tmp_path / "run"
+    assert main(train_args(synthetic_data_dirs, out, config_path, "--steps", "2")) == 0
+    config = json.loads(config_path.read_text())
+    config["train"].update(lr_schedule="cosine", lr_decay_start=2, final_lr_fraction=0.5)
+    config_path.write_text(json.dumps(config))
+    resume = train_args(synthetic_data_dirs, out, config_path, "--steps", "4", "--resume")
+    assert main(resume) == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    outer_lr = config["train"]["outer_lr"]
+    lrs = [r["lr"] for r in records if r["split"] == "train"]
+    assert lrs[:2] == [pytest.approx(outer_lr)] * 2  # steps 0, 1: the constant part
+    assert lrs[2:] == [pytest.approx(outer_lr), pytest.approx(0.75 * outer_lr)]
+    assert load_checkpoint(out / "last.pt").config.train.lr_decay_start == 2
+    config["train"]["seed"] += 1
+    config_path.write_text(json.dumps(config))
+    capsys.readouterr()
+    assert main([*resume[:-2], "6", "--resume"]) == 2
+    assert "differs from the run's saved config" in capsys.readouterr().err
 
 
 def test_init_starts_a_new_run_from_a_checkpoints_weights(
