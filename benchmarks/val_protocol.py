@@ -70,26 +70,25 @@ def pending_jobs(
     jobs = []
     for name, checkpoint in named.items():
         (out_dir / name).mkdir(parents=True, exist_ok=True)
+        digest = file_sha256(checkpoint)  # once per checkpoint, not once per report
         for episodes in sorted(sets, key=lambda e: -e.count):
             out = out_dir / name / f"{episodes.name}.json"
             if not out.is_file():
                 jobs.append((eval_argv(task, data, checkpoint, episodes, out), str(out)))
             else:
-                _check_report_is_for(json.loads(out.read_text()), out, checkpoint)
+                _check_report_is_for(json.loads(out.read_text()), out, checkpoint, digest)
     return jobs
 
 
-def _check_report_is_for(report: dict, out: Path, checkpoint: str) -> None:
+def _check_report_is_for(report: dict, out: Path, checkpoint: str, digest: str) -> None:
     """Refuse a report made with another checkpoint path or other weights at that path: its
-    checkpoint_sha256 (`daml eval` records it) must match the file now; a report from before
-    that field must be newer than the file."""
+    checkpoint_sha256 (`daml eval` records it) must be `digest`, the file's now; a report from
+    before that field must be newer than the file."""
     if report.get("checkpoint") != checkpoint:
         raise SystemExit(f"{out} holds another checkpoint's report; use another NAME or --out")
     recorded = report.get("checkpoint_sha256")
     changed = (
-        recorded != file_sha256(checkpoint)
-        if recorded
-        else out.stat().st_mtime < Path(checkpoint).stat().st_mtime
+        recorded != digest if recorded else out.stat().st_mtime < Path(checkpoint).stat().st_mtime
     )
     if changed:
         raise SystemExit(

@@ -132,7 +132,8 @@ def train(
     lr schedule (RESUME_MAY_CHANGE: a constant-lr run can be annealed from where it is). Batches
     (and their hue rotations) depend only on (seed, step) and nothing else draws random
     numbers, so 2 + 2 resumed steps give the same params as 4 straight ones (with lr_schedule
-    "cosine", only if train.steps is unchanged: the schedule spans train.steps). Without
+    "cosine", only if train.steps and the schedule fields are unchanged: the schedule spans
+    [train.lr_decay_start, train.steps]). Without
     `resume`, train.init_checkpoint (if set) seeds the params instead of a random init.
     """
     run_dir, torch_device = Path(out_dir), resolve_device(device)
