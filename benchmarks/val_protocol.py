@@ -76,8 +76,20 @@ def pending_jobs(
             if not out.is_file():
                 jobs.append((eval_argv(task, data, checkpoint, episodes, out), str(out)))
             else:
-                _check_report_is_for(json.loads(out.read_text()), out, checkpoint, digest)
+                _check_report_is_for(read_report(out), out, checkpoint, digest)
     return jobs
+
+
+def read_report(path: Path) -> dict:
+    """A `daml eval` JSON report; a one-line SystemExit naming the file if it is not one."""
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        message = f"{path}: not a readable daml eval report ({error}); delete it to redo it"
+        raise SystemExit(message) from error
+    if not isinstance(report, dict) or not isinstance(report.get("episodes"), list):
+        raise SystemExit(f"{path}: not a daml eval report (no episode list); delete it to redo it")
+    return report
 
 
 def _check_report_is_for(report: dict, out: Path, checkpoint: str, digest: str) -> None:
@@ -124,7 +136,7 @@ def successes_by_set(out_dir: Path, names: list[str], sets: list[str]) -> dict:
     for name in names:
         table[name] = {}
         for set_name in sets:
-            report = json.loads((out_dir / name / f"{set_name}.json").read_text())
+            report = read_report(out_dir / name / f"{set_name}.json")
             table[name][set_name] = [bool(e["success"]) for e in report["episodes"]]
     return table
 

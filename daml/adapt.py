@@ -117,12 +117,18 @@ def resample_frames(frames: np.ndarray, steps: int) -> np.ndarray:
 
 
 def load_learner(
-    checkpoint: str | Path | Learner, device: str | torch.device = "cpu"
+    checkpoint: str | Path | Checkpoint | Learner, device: str | torch.device = "cpu"
 ) -> tuple[Learner, RunConfig]:
-    """A meta-trained Learner and its run config from a checkpoint path (or a Learner as is)."""
+    """A meta-trained Learner and its run config from a checkpoint path, a loaded meta
+    Checkpoint, or a Learner (as is)."""
     if isinstance(checkpoint, Learner):
         return checkpoint, RunConfig(checkpoint.model_config, checkpoint.meta_config, TrainConfig())
-    loaded = load_checkpoint(checkpoint, kind="meta", map_location=device)
+    if isinstance(checkpoint, Checkpoint):
+        if checkpoint.kind != "meta":
+            raise DataError(f"a {checkpoint.kind!r} checkpoint is not a meta-trained learner")
+        loaded = checkpoint
+    else:
+        loaded = load_checkpoint(checkpoint, kind="meta", map_location=device)
     return Learner(loaded.config.model, loaded.config.meta, loaded.params).to(device), loaded.config
 
 

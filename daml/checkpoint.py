@@ -57,6 +57,8 @@ class Checkpoint:
         optimizer_state: Adam state_dict (meta checkpoints written during training).
         best_val: best validation post-adaptation BC loss so far (None if not validated).
         info: small JSON-able extras (e.g. where an adapted policy came from).
+        sha256: hex SHA-256 of the file's bytes these fields were read from ("" if not read
+            from a file); reports name the exact weights by it.
     """
 
     kind: str
@@ -66,6 +68,7 @@ class Checkpoint:
     optimizer_state: dict[str, Any] | None = None
     best_val: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""
 
 
 def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
@@ -112,8 +115,9 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise DataError(f"checkpoint {path} does not exist")
+    data = path.read_bytes()  # read once: the digest is of the very bytes loaded
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except _LOAD_ERRORS as error:
         raise DataError(
             f"checkpoint {path} is corrupt, truncated or not a daml checkpoint "
@@ -136,6 +140,7 @@ def load_checkpoint(
         optimizer_state=payload.get("optimizer"),
         best_val=payload.get("best_val"),
         info=dict(payload.get("info") or {}),
+        sha256=hashlib.sha256(data).hexdigest(),
     )
 
 

@@ -57,19 +57,26 @@ def test_pending_jobs_skips_done_reports_and_refuses_another_checkpoints(protoco
     names = [Path(out).name for _, out in jobs]
     assert names == ["seed12x200.json", "seed11x150.json", "data.json"]  # largest first
     done = tmp_path / "a" / "data.json"
-    done.write_text(json.dumps({"checkpoint": str(checkpoint)}))
+    done.write_text(json.dumps({"checkpoint": str(checkpoint), "episodes": []}))
     jobs = protocol.pending_jobs("push", "d", {"a": str(checkpoint)}, sets, tmp_path)
     assert "data.json" not in [Path(out).name for _, out in jobs] and len(jobs) == 2
     report = tmp_path / "a" / "seed11x150.json"
-    report.write_text('{"checkpoint": "other.pt"}')
+    report.write_text('{"checkpoint": "other.pt", "episodes": []}')
     with pytest.raises(SystemExit, match="another checkpoint's report"):
         protocol.pending_jobs("push", "d", {"a": str(checkpoint)}, sets, tmp_path)
-    assert report.read_text() == '{"checkpoint": "other.pt"}'  # nothing overwritten
+    assert report.read_text() == '{"checkpoint": "other.pt", "episodes": []}'  # not overwritten
+    report.write_text('{"checkpoint": ')  # hand-edited or cut short: one line, not a traceback
+    with pytest.raises(SystemExit, match="seed11x150.json: not a readable daml eval report"):
+        protocol.pending_jobs("push", "d", {"a": str(checkpoint)}, sets, tmp_path)
     report.unlink()
     os.utime(checkpoint, (done.stat().st_mtime + 10,) * 2)  # a new model copied over the path
     with pytest.raises(SystemExit, match="other weights"):  # an unhashed report: by its time
         protocol.pending_jobs("push", "d", {"a": str(checkpoint)}, sets, tmp_path)
-    hashed = {"checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(checkpoint)}
+    hashed = {
+        "checkpoint": str(checkpoint),
+        "checkpoint_sha256": file_sha256(checkpoint),
+        "episodes": [],
+    }
     done.write_text(json.dumps(hashed))
     os.utime(checkpoint, (done.stat().st_mtime + 10,) * 2)  # touched, same bytes: still valid
     assert len(protocol.pending_jobs("push", "d", {"a": str(checkpoint)}, sets, tmp_path)) == 2

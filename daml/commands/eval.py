@@ -45,14 +45,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sim
     from daml.adapt import adapt_from_frames, load_learner
-    from daml.checkpoint import file_sha256
+    from daml.checkpoint import load_checkpoint
     from daml.data import write_bytes_atomic
     from daml.evaluate import evaluate
     from daml.train import resolve_device, set_threads
 
     set_threads(args.threads)
-    learner, config = load_learner(args.checkpoint, resolve_device(args.device))
-    checkpoint_sha256 = file_sha256(args.checkpoint)  # the weights, not just the path
+    device = resolve_device(args.device)
+    loaded = load_checkpoint(args.checkpoint, kind="meta", map_location=device)
+    learner, config = load_learner(loaded, device)
     if args.data:
         cases = DatasetCases(sim, args.data, args.limit, args.seed)
     else:
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     )
     result = {
         "checkpoint": args.checkpoint,
-        "checkpoint_sha256": checkpoint_sha256,
+        "checkpoint_sha256": loaded.sha256,  # the weights evaluated, not just the path
         "source": cases.name,
         **report.to_dict(),
     }

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from daml.adapt import adapt_from_frames, load_adapted, prepare_frames, resample_frames
+from daml.adapt import (
+    adapt_from_frames,
+    load_adapted,
+    load_learner,
+    prepare_frames,
+    resample_frames,
+)
+from daml.checkpoint import load_checkpoint
 from daml.cli import main
 from daml.data import DemoDataset, episode_path
 from daml.errors import DataError
@@ -61,6 +68,16 @@ def test_save_and_load_give_identical_actions(tmp_path, checkpoint, val_episodes
     np.testing.assert_array_equal(
         rollout_actions(policy, val_episodes[2]), rollout_actions(loaded, val_episodes[2])
     )
+
+
+def test_load_learner_takes_a_loaded_meta_checkpoint_only(tmp_path, checkpoint, val_episodes):
+    from_path, config = load_learner(checkpoint)
+    from_loaded, same_config = load_learner(load_checkpoint(checkpoint))
+    assert config == same_config
+    assert all(torch.equal(from_path.params[k], v) for k, v in from_loaded.params.items())
+    adapt_from_frames(checkpoint, val_episodes[1].human_frames).save(tmp_path / "adapted.pt")
+    with pytest.raises(DataError, match="'adapted' checkpoint is not a meta-trained learner"):
+        load_learner(load_checkpoint(tmp_path / "adapted.pt"))
 
 
 def test_different_videos_give_different_policies(checkpoint, val_episodes):

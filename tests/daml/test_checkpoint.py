@@ -8,7 +8,13 @@ import pickle
 import pytest
 import torch
 
-from daml.checkpoint import FORMAT_NAME, Checkpoint, load_checkpoint, save_checkpoint
+from daml.checkpoint import (
+    FORMAT_NAME,
+    Checkpoint,
+    file_sha256,
+    load_checkpoint,
+    save_checkpoint,
+)
 from daml.config import MetaConfig, RunConfig
 from daml.errors import DataError
 from daml.meta import Learner, theta_of, trainable_params
@@ -36,6 +42,7 @@ def test_meta_round_trip_is_exact(tmp_path, meta_checkpoint):
     state, original = loaded.optimizer_state["state"], meta_checkpoint.optimizer_state["state"]
     assert all(torch.equal(state[i]["exp_avg"], original[i]["exp_avg"]) for i in original)
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
+    assert loaded.sha256 == file_sha256(path) and meta_checkpoint.sha256 == ""  # of the bytes read
 
 
 def test_adapted_round_trip_and_kind_check(tmp_path, meta_checkpoint):
