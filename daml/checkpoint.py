@@ -115,8 +115,8 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise DataError(f"checkpoint {path} does not exist")
-    data = path.read_bytes()  # read once: the digest is of the very bytes loaded
     try:
+        data = path.read_bytes()  # read once: the digest is of the very bytes loaded
         payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except _LOAD_ERRORS as error:
         raise DataError(
