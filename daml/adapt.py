@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from daml import ACTION_DIM, STATE_DIM
-from daml.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from daml.checkpoint import Checkpoint, check_kind, load_checkpoint, save_checkpoint
 from daml.config import RunConfig, TrainConfig
 from daml.errors import ConfigError, DataError
 from daml.meta import Learner, Params, adapt, build_model, normalise_states, policy_pass
@@ -124,8 +124,7 @@ def load_learner(
     if isinstance(checkpoint, Learner):
         return checkpoint, RunConfig(checkpoint.model_config, checkpoint.meta_config, TrainConfig())
     if isinstance(checkpoint, Checkpoint):
-        if checkpoint.kind != "meta":
-            raise DataError(f"a {checkpoint.kind!r} checkpoint is not a meta-trained learner")
+        check_kind(checkpoint.kind, "meta", "the loaded checkpoint")
         loaded = checkpoint
     else:
         loaded = load_checkpoint(checkpoint, kind="meta", map_location=device)

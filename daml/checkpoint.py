@@ -158,12 +158,18 @@ def _check_header(path: Path, payload: Any, kind: str | None) -> None:
         )
     if payload.get("kind") not in KINDS:
         raise DataError(f"checkpoint {path} has unknown kind {payload.get('kind')!r}")
-    if kind is not None and payload["kind"] != kind:
+    if kind is not None:
+        check_kind(payload["kind"], kind, str(path))
+
+
+def check_kind(found: str, kind: str, source: str) -> None:
+    """DataError unless a checkpoint of kind `found`, read from `source`, is of `kind`."""
+    if found != kind:
         wanted = {
             "meta": "a meta-trained checkpoint (runs/NAME/best.pt or last.pt)",
             "adapted": "an adapted policy written by `daml adapt`",
         }[kind]
-        raise DataError(f"{path} is a {payload['kind']!r} checkpoint; expected {wanted}")
+        raise DataError(f"{source} is a {found!r} checkpoint; expected {wanted}")
 
 
 def _check_param_shapes(path: Path, kind: str, config: RunConfig, params: dict) -> None:
