@@ -68,6 +68,9 @@ def test_pending_jobs_skips_done_reports_and_refuses_another_checkpoints(protoco
     report.write_text('{"checkpoint": ')  # hand-edited or cut short: one line, not a traceback
     with pytest.raises(SystemExit, match="seed11x150.json: not a readable daml eval report"):
         protocol.pending_jobs("push", "d", {"a": str(checkpoint)}, sets, tmp_path)
+    report.write_text('{"checkpoint": "a.pt"}')  # JSON, but not an eval report
+    with pytest.raises(SystemExit, match="seed11x150.json: not a daml eval report"):
+        protocol.pending_jobs("push", "d", {"a": str(checkpoint)}, sets, tmp_path)
     report.unlink()
     os.utime(checkpoint, (done.stat().st_mtime + 10,) * 2)  # a new model copied over the path
     with pytest.raises(SystemExit, match="other weights"):  # an unhashed report: by its time
