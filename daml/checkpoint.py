@@ -7,6 +7,7 @@ Must not import sim or cv2.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import pickle
@@ -142,6 +143,28 @@ def load_checkpoint(
         info=dict(payload.get("info") or {}),
         sha256=hashlib.sha256(data).hexdigest(),
     )
+
+
+def export_checkpoint(source: str | Path, out: str | Path) -> Checkpoint:
+    """Write `source`'s weights to `out` without training-only state (the Adam moments, about
+    twice the weights' size): what a model is shipped or shared as.
+
+    The config, params, step and best_val are kept; `info["exported_from"]` records the source's
+    file name, SHA-256 and step. `out` may be `source` itself (the file is read whole first and
+    replaced atomically). Returns the checkpoint as written, with its file's sha256.
+    """
+    checkpoint = load_checkpoint(source)
+    if Path(out).is_dir():
+        raise ConfigError(f"--out {out} is a folder; give the checkpoint file to write (.pt)")
+    provenance = {"file": Path(source).name, "sha256": checkpoint.sha256, "step": checkpoint.step}
+    exported = dataclasses.replace(
+        checkpoint,
+        optimizer_state=None,
+        info={**checkpoint.info, "exported_from": checkpoint.info.get("exported_from", provenance)},
+        sha256="",
+    )
+    save_checkpoint(out, exported)
+    return dataclasses.replace(exported, sha256=file_sha256(out))
 
 
 def _check_header(path: Path, payload: Any, kind: str | None) -> None:

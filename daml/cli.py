@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "adapt": "adapt a checkpoint from one human video; save the adapted policy",
     "eval": "one-shot success rate on held-out variations in the sim",
     "bench": "benchmark DAML against baselines on held-out objects",
+    "export": "copy a checkpoint without its training-only state, to ship or share",
     "record": "record or prepare a demo video (camera, file or sim avatar)",
     "run": "drive an arm through rosbridge with an adapted policy",
     "twin": "serve the PyBullet arm over the rosbridge v2 protocol",

@@ -58,13 +58,15 @@ def test_collect_is_deterministic_across_worker_counts(small_dataset, tmp_path, 
                 np.testing.assert_array_equal(a[key], b[key])
 
 
-def test_collect_resumes_after_interruption(small_dataset, tmp_path, daml_collect):
+def test_collect_resumes_after_interruption(small_dataset, tmp_path, daml_collect, capsys):
     out = tmp_path / "resume"
     # a run killed mid-way: the first episode done, a temp file of the second left behind
     assert daml_collect(out, variations=1) == 0
+    assert "episode/s" in capsys.readouterr().err  # the progress bar
     (out / "episodes" / ".000001.npz.abc.tmp").write_bytes(b"partial")
     first = episode_path(out, 0).stat().st_mtime_ns
-    assert daml_collect(out, variations=3) == 0
+    assert daml_collect(out, "--no-progress", variations=3) == 0
+    assert "episode/s" not in capsys.readouterr().err
     assert episode_path(out, 0).stat().st_mtime_ns == first, "finished episodes are kept"
     assert not list((out / "episodes").glob("*.tmp"))
     for index in range(3):

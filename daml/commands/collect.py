@@ -67,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="move corrupt episodes to <out>/corrupt/ and re-collect them instead of stopping",
     )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         for index in todo
     ]
     started = time.perf_counter()
-    attempts = _run_jobs(jobs, args.workers)
+    attempts = _run_jobs(jobs, args.workers, progress=not args.no_progress)
     _print_summary(out, args.variations, len(jobs), attempts, time.perf_counter() - started)
     return 0
 
@@ -179,11 +180,12 @@ def collect_episode(job: CollectJob) -> Attempts:
     )
 
 
-def _run_jobs(jobs: list[CollectJob], workers: int) -> list[Attempts]:
+def _run_jobs(jobs: list[CollectJob], workers: int, progress: bool = True) -> list[Attempts]:
     from tqdm import tqdm
 
     attempts: list[Attempts] = []
-    with tqdm(total=len(jobs), desc="collect", unit="episode", smoothing=0.05) as bar:
+    bar_options = {"desc": "collect", "unit": "episode", "smoothing": 0.05}
+    with tqdm(total=len(jobs), disable=not progress, **bar_options) as bar:
         if workers == 1 or len(jobs) <= 1:
             for job in jobs:
                 attempts.append(collect_episode(job))
