@@ -72,8 +72,11 @@ class Checkpoint:
     sha256: str = ""
 
 
-def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
-    """Write `checkpoint` to `path` atomically (temp file in the same dir + os.replace)."""
+def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> str:
+    """Write `checkpoint` to `path` atomically (temp file in the same dir + os.replace).
+
+    Returns the hex SHA-256 of the bytes written (what load_checkpoint reports as sha256).
+    """
     if checkpoint.kind not in KINDS:
         raise ConfigError(f"checkpoint kind must be one of {KINDS}, got {checkpoint.kind!r}")
     payload = {
@@ -90,7 +93,9 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    write_bytes_atomic(Path(path), buffer.getvalue())
+    data = buffer.getvalue()
+    write_bytes_atomic(Path(path), data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def file_sha256(path: str | Path) -> str:
@@ -154,8 +159,6 @@ def export_checkpoint(source: str | Path, out: str | Path) -> Checkpoint:
     replaced atomically). Returns the checkpoint as written, with its file's sha256.
     """
     checkpoint = load_checkpoint(source)
-    if Path(out).is_dir():
-        raise ConfigError(f"--out {out} is a folder; give the checkpoint file to write (.pt)")
     provenance = {"file": Path(source).name, "sha256": checkpoint.sha256, "step": checkpoint.step}
     exported = dataclasses.replace(
         checkpoint,
@@ -163,8 +166,7 @@ def export_checkpoint(source: str | Path, out: str | Path) -> Checkpoint:
         info={**checkpoint.info, "exported_from": checkpoint.info.get("exported_from", provenance)},
         sha256="",
     )
-    save_checkpoint(out, exported)
-    return dataclasses.replace(exported, sha256=file_sha256(out))
+    return dataclasses.replace(exported, sha256=save_checkpoint(out, exported))
 
 
 def _check_header(path: Path, payload: Any, kind: str | None) -> None:

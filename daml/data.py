@@ -161,8 +161,13 @@ def episode_path(root: Path, index: int) -> Path:
 
 @contextlib.contextmanager
 def atomic_output(path: Path) -> Iterator[BinaryIO]:
-    """Open a temp file beside `path`; on success it replaces `path`, on error it is removed."""
+    """Open a temp file beside `path`; on success it replaces `path`, on error it is removed.
+
+    DataError (before anything is written) if `path` is a folder.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; give the path of the file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

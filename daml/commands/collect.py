@@ -184,8 +184,9 @@ def _run_jobs(jobs: list[CollectJob], workers: int, progress: bool = True) -> li
     from tqdm import tqdm
 
     attempts: list[Attempts] = []
-    bar_options = {"desc": "collect", "unit": "episode", "smoothing": 0.05}
-    with tqdm(total=len(jobs), disable=not progress, **bar_options) as bar:
+    with tqdm(
+        total=len(jobs), desc="collect", unit="episode", smoothing=0.05, disable=not progress
+    ) as bar:
         if workers == 1 or len(jobs) <= 1:
             for job in jobs:
                 attempts.append(collect_episode(job))

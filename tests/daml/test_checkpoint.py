@@ -32,7 +32,7 @@ def meta_checkpoint(tiny_model) -> Checkpoint:
 
 def test_meta_round_trip_is_exact(tmp_path, meta_checkpoint):
     path = tmp_path / "last.pt"
-    save_checkpoint(path, meta_checkpoint)
+    written_sha256 = save_checkpoint(path, meta_checkpoint)
     loaded = load_checkpoint(path, kind="meta")
     assert loaded.config == meta_checkpoint.config
     assert loaded.step == 1 and loaded.best_val == 0.5 and loaded.info == {"k": 1}
@@ -43,6 +43,7 @@ def test_meta_round_trip_is_exact(tmp_path, meta_checkpoint):
     assert all(torch.equal(state[i]["exp_avg"], original[i]["exp_avg"]) for i in original)
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
     assert loaded.sha256 == file_sha256(path) and meta_checkpoint.sha256 == ""  # of the bytes read
+    assert written_sha256 == loaded.sha256
 
 
 def test_adapted_round_trip_and_kind_check(tmp_path, meta_checkpoint):

@@ -15,6 +15,7 @@ from daml.data import (
     episode_path,
     load_episode,
     save_episode,
+    write_bytes_atomic,
 )
 from daml.errors import ConfigError, DataError
 
@@ -156,6 +157,16 @@ def test_foreign_files_and_directories_are_rejected(tmp_path):
     np.savez(other, a=np.zeros(3))
     with pytest.raises(DataError, match="not a daml episode"):
         load_episode(other)
+
+
+def test_atomic_write_onto_a_folder_is_a_data_error_and_writes_nothing(tmp_path):
+    folder = tmp_path / "out"
+    (folder / "kept.txt").parent.mkdir()
+    (folder / "kept.txt").write_text("kept")
+    with pytest.raises(DataError, match="out is a folder; give the path of the file to write"):
+        write_bytes_atomic(folder, b"data")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept.txt", "out"]
+    assert (folder / "kept.txt").read_text() == "kept"
 
 
 def test_invalid_episode_is_not_saved(tmp_path):
