@@ -150,13 +150,24 @@ def load_checkpoint(
     )
 
 
-def export_checkpoint(source: str | Path, out: str | Path) -> Checkpoint:
+def export_checkpoint(
+    source: str | Path,
+    out: str | Path,
+    blend: str | Path | None = None,
+    blend_weight: float = 0.5,
+) -> Checkpoint:
     """Write `source`'s weights to `out` without training-only state (the Adam moments, about
     twice the weights' size): what a model is shipped or shared as.
 
     The config, params, step and best_val are kept; `info["exported_from"]` records the source's
     file name, SHA-256 and step. `out` may be `source` itself (the file is read whole first and
     replaced atomically). Returns the checkpoint as written, with its file's sha256.
+
+    With `blend`, every param is (1 - blend_weight) * source + blend_weight * blend's (weight
+    interpolation, as in WiSE-FT: e.g. a model and its own fine-tune); both must be the same
+    kind of checkpoint of the same model (model config, param names and shapes). The blend is
+    recorded in `info["blended_with"]` (file, SHA-256, step, weight); best_val is dropped, since
+    no training run validated the blended weights.
     """
     checkpoint = load_checkpoint(source)
     provenance = {"file": Path(source).name, "sha256": checkpoint.sha256, "step": checkpoint.step}
@@ -166,7 +177,41 @@ def export_checkpoint(source: str | Path, out: str | Path) -> Checkpoint:
         info={**checkpoint.info, "exported_from": checkpoint.info.get("exported_from", provenance)},
         sha256="",
     )
+    if blend is not None:
+        exported = _blended(exported, source, blend, blend_weight)
     return dataclasses.replace(exported, sha256=save_checkpoint(out, exported))
+
+
+def _blended(
+    checkpoint: Checkpoint, source: str | Path, blend: str | Path, weight: float
+) -> Checkpoint:
+    if not 0.0 <= weight <= 1.0:
+        raise ConfigError(f"blend weight must be in [0, 1], got {weight}")
+    other = load_checkpoint(blend, kind=checkpoint.kind)
+    if other.config.model != checkpoint.config.model:
+        differ = [
+            name
+            for name, value in dataclasses.asdict(checkpoint.config.model).items()
+            if getattr(other.config.model, name) != value
+        ]
+        raise ConfigError(
+            f"cannot blend {source} with {blend}: different models (model config differs in "
+            f"{', '.join(differ)})"
+        )
+    shapes = {k: tuple(v.shape) for k, v in checkpoint.params.items()}
+    if shapes != {k: tuple(v.shape) for k, v in other.params.items()}:
+        raise DataError(f"cannot blend {source} with {blend}: their params differ in names/shapes")
+    params = {
+        name: ((1.0 - weight) * value + weight * other.params[name]).to(value.dtype)
+        for name, value in checkpoint.params.items()
+    }
+    record = {"file": Path(blend).name, "sha256": other.sha256, "step": other.step}
+    return dataclasses.replace(
+        checkpoint,
+        params=params,
+        best_val=None,
+        info={**checkpoint.info, "blended_with": {**record, "weight": weight}},
+    )
 
 
 def _check_header(path: Path, payload: Any, kind: str | None) -> None:

@@ -3,12 +3,19 @@
 Examples:
     daml export --checkpoint runs/push_mil/best.pt --out daml/pretrained/push_mil.pt
     daml export --checkpoint runs/pp/step_021500.pt --out pick_place.pt
+    daml export --checkpoint daml/pretrained/push.pt --blend runs/push_ft/last.pt \
+        --blend-weight 0.3 --out runs/push_blend.pt
 
 A checkpoint written during training carries the Adam moments (about twice the weights' size)
 so that `daml train --resume` continues exactly; adapting, evaluating and `--init` need only the
 weights. The exported file keeps the config, weights, step and best validation loss, and records
 the source's file name, SHA-256 and step under `info.exported_from`. It is written atomically,
 so exporting over the source itself is safe.
+
+--blend writes (1 - w) * CHECKPOINT + w * BLEND for every weight (w = --blend-weight): weight
+interpolation between a model and a fine-tune of it (WiSE-FT, Wortsman et al., 2022), which can
+keep what each does well. Both must be checkpoints of the same model; the blend is recorded under
+`info.blended_with`. Pick the weight on validation (benchmarks/val_protocol.py), never on test.
 """
 
 from __future__ import annotations
@@ -21,19 +28,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--checkpoint", required=True, help="checkpoint to export (runs/NAME/best.pt)"
     )
     parser.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
+    parser.add_argument(
+        "--blend", help="checkpoint of the same model to interpolate the weights with"
+    )
+    parser.add_argument(
+        "--blend-weight",
+        type=float,
+        help="w in (1 - w) * CHECKPOINT + w * BLEND (default 0.5; needs --blend)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from daml.checkpoint import export_checkpoint
+    from daml.errors import ConfigError
 
+    if args.blend_weight is not None and not args.blend:
+        raise ConfigError("--blend-weight needs --blend (the checkpoint to interpolate with)")
+    weight = 0.5 if args.blend_weight is None else args.blend_weight
     source = Path(args.checkpoint)
     source_mb = source.stat().st_size / 1e6 if source.is_file() else 0.0
-    exported = export_checkpoint(source, args.out)
+    exported = export_checkpoint(source, args.out, args.blend, weight)
+    blended = f", blended with {args.blend} at weight {weight:g}" if args.blend else ""
     out_mb = Path(args.out).stat().st_size / 1e6
     print(
         f"exported {source} ({exported.kind}, step {exported.step}, {source_mb:.2f} MB) -> "
-        f"{args.out} ({out_mb:.2f} MB, sha256 {exported.sha256[:12]})"
+        f"{args.out} ({out_mb:.2f} MB, sha256 {exported.sha256[:12]}){blended}"
     )
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -72,4 +74,62 @@ def test_bad_input_is_one_line_error_and_writes_nothing(
     assert main(["export", "--checkpoint", str(source), "--out", str(out)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("daml export: error:") and error.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def _checkpoint_like(path, source, scale):
+    """A checkpoint of the same model as `source` with every param multiplied by `scale`."""
+    loaded = load_checkpoint(source)
+    params = {k: v * scale for k, v in loaded.params.items()}
+    save_checkpoint(path, Checkpoint("meta", loaded.config, params, 3))
+    return path
+
+
+def test_blend_interpolates_every_weight_and_records_both_sources(tmp_path, trained_checkpoint):
+    other = _checkpoint_like(tmp_path / "finetune.pt", trained_checkpoint, 3.0)
+    out = tmp_path / "blend.pt"
+    argv = ["export", "--checkpoint", str(trained_checkpoint), "--out", str(out)]
+    assert main([*argv, "--blend", str(other), "--blend-weight", "0.25"]) == 0
+    source, blended = load_checkpoint(trained_checkpoint), load_checkpoint(out, kind="meta")
+    for name, value in source.params.items():  # 0.75 * p + 0.25 * 3p = 1.5p
+        torch.testing.assert_close(blended.params[name], 1.5 * value)
+    assert blended.optimizer_state is None and blended.best_val is None
+    assert (blended.step, blended.config) == (7, source.config)
+    assert blended.info["exported_from"]["sha256"] == file_sha256(trained_checkpoint)
+    assert blended.info["blended_with"] == {
+        "file": "finetune.pt",
+        "sha256": file_sha256(other),
+        "step": 3,
+        "weight": 0.25,
+    }
+    assert main([*argv, "--blend", str(other), "--blend-weight", "0"]) == 0
+    unchanged = load_checkpoint(out)
+    assert all(torch.equal(unchanged.params[k], v) for k, v in source.params.items())
+
+
+@pytest.mark.parametrize("problem", ["other-model", "weight-out-of-range", "weight-alone"])
+def test_bad_blend_is_one_line_error_and_writes_nothing(
+    tmp_path, trained_checkpoint, tiny_model, problem, capsys
+):
+    other = _checkpoint_like(tmp_path / "finetune.pt", trained_checkpoint, 2.0)
+    args = ["--blend", str(other), "--blend-weight", "0.5"]
+    if problem == "other-model":
+        wider = dataclasses.replace(
+            tiny_model, hidden_sizes=[h + 1 for h in tiny_model.hidden_sizes]
+        )
+        learner = Learner.create(wider, MetaConfig(), seed=0)
+        save_checkpoint(other, Checkpoint("meta", RunConfig(model=wider), learner.params, 1))
+    elif problem == "weight-out-of-range":
+        args[-1] = "1.5"
+    else:
+        args = args[2:]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    out = tmp_path / "blend.pt"
+    argv = ["export", "--checkpoint", str(trained_checkpoint), "--out", str(out), *args]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("daml export: error:") and error.count("\n") == 1
+    assert {"other-model": "hidden_sizes", "weight-out-of-range": "[0, 1]"}.get(
+        problem, "--blend"
+    ) in error
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
