@@ -165,7 +165,7 @@ def export_checkpoint(
 
     With `blend`, every param is (1 - blend_weight) * source + blend_weight * blend's (weight
     interpolation, as in WiSE-FT: e.g. a model and its own fine-tune); both must be the same
-    kind of checkpoint of the same model (model config, param names and shapes). The blend is
+    kind of checkpoint of the same model (model config). The blend is
     recorded in `info["blended_with"]` (file, SHA-256, step, weight); best_val is dropped, since
     no training run validated the blended weights.
     """
@@ -198,9 +198,8 @@ def _blended(
             f"cannot blend {source} with {blend}: different models (model config differs in "
             f"{', '.join(differ)})"
         )
-    shapes = {k: tuple(v.shape) for k, v in checkpoint.params.items()}
-    if shapes != {k: tuple(v.shape) for k, v in other.params.items()}:
-        raise DataError(f"cannot blend {source} with {blend}: their params differ in names/shapes")
+    # Same kind + same model config = the same param names and shapes: load_checkpoint has
+    # checked each file's params against its config (_check_param_shapes).
     params = {
         name: ((1.0 - weight) * value + weight * other.params[name]).to(value.dtype)
         for name, value in checkpoint.params.items()
