@@ -107,7 +107,9 @@ def test_blend_interpolates_every_weight_and_records_both_sources(tmp_path, trai
     assert all(torch.equal(unchanged.params[k], v) for k, v in source.params.items())
 
 
-@pytest.mark.parametrize("problem", ["other-model", "weight-out-of-range", "weight-alone"])
+@pytest.mark.parametrize(
+    "problem", ["other-model", "corrupt-blend", "weight-out-of-range", "weight-alone"]
+)
 def test_bad_blend_is_one_line_error_and_writes_nothing(
     tmp_path, trained_checkpoint, tiny_model, problem, capsys
 ):
@@ -119,6 +121,8 @@ def test_bad_blend_is_one_line_error_and_writes_nothing(
         )
         learner = Learner.create(wider, MetaConfig(), seed=0)
         save_checkpoint(other, Checkpoint("meta", RunConfig(model=wider), learner.params, 1))
+    elif problem == "corrupt-blend":
+        other.write_bytes(other.read_bytes()[:1000])
     elif problem == "weight-out-of-range":
         args[-1] = "1.5"
     else:
@@ -129,7 +133,10 @@ def test_bad_blend_is_one_line_error_and_writes_nothing(
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert error.startswith("daml export: error:") and error.count("\n") == 1
-    assert {"other-model": "hidden_sizes", "weight-out-of-range": "[0, 1]"}.get(
-        problem, "--blend"
-    ) in error
+    expected = {
+        "other-model": "hidden_sizes",
+        "corrupt-blend": "finetune.pt",
+        "weight-out-of-range": "[0, 1]",
+    }
+    assert expected.get(problem, "--blend") in error
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
