@@ -12,6 +12,7 @@ import hashlib
 import io
 import pickle
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ from daml.meta import THETA_PREFIXES, param_shapes
 
 FORMAT_NAME = "daml-checkpoint"
 FORMAT_VERSION = 1
-KINDS = ("meta", "adapted")  # meta: theta + psi + alpha (+ optimizer); adapted: phi only
+KINDS = ("meta", "adapted")
+DEFAULT_BLEND_WEIGHT = 0.5  # meta: theta + psi + alpha (+ optimizer); adapted: phi only
 
 # What a damaged or foreign file makes torch.load raise (measured: truncated zip ->
 # RuntimeError, random bytes -> KeyError, empty -> EOFError, disallowed pickle -> UnpicklingError).
@@ -153,8 +155,8 @@ def load_checkpoint(
 def export_checkpoint(
     source: str | Path,
     out: str | Path,
-    blend: str | Path | None = None,
-    blend_weight: float = 0.5,
+    blend: str | Path | Sequence[str | Path] | None = None,
+    blend_weight: float = DEFAULT_BLEND_WEIGHT,
 ) -> Checkpoint:
     """Write `source`'s weights to `out` without training-only state (the Adam moments, about
     twice the weights' size): what a model is shipped or shared as.
@@ -165,9 +167,11 @@ def export_checkpoint(
 
     With `blend`, every param is (1 - blend_weight) * source + blend_weight * blend's (weight
     interpolation, as in WiSE-FT: e.g. a model and its own fine-tune); both must be the same
-    kind of checkpoint of the same model (model config). The blend is
-    recorded in `info["blended_with"]` (file, SHA-256, step, weight); best_val is dropped, since
-    no training run validated the blended weights.
+    kind of checkpoint of the same model (model config). `blend` may name several checkpoints:
+    their uniform average takes the blend's place (a weight average along a fine-tune's
+    trajectory, as in SWA). The blend is recorded in `info["blended_with"]` (file, SHA-256,
+    step, weight; with several files, `files` lists each one's); best_val is dropped, since no
+    training run validated the blended weights.
     """
     checkpoint = load_checkpoint(source)
     provenance = {"file": Path(source).name, "sha256": checkpoint.sha256, "step": checkpoint.step}
@@ -178,15 +182,40 @@ def export_checkpoint(
         sha256="",
     )
     if blend is not None:
-        exported = _blended(exported, source, blend, blend_weight)
+        blends = [blend] if isinstance(blend, str | Path) else list(blend)
+        exported = _blended(exported, source, blends, blend_weight)
     return dataclasses.replace(exported, sha256=save_checkpoint(out, exported))
 
 
 def _blended(
-    checkpoint: Checkpoint, source: str | Path, blend: str | Path, weight: float
+    checkpoint: Checkpoint, source: str | Path, blends: list[str | Path], weight: float
 ) -> Checkpoint:
     if not 0.0 <= weight <= 1.0:
         raise ConfigError(f"blend weight must be in [0, 1], got {weight}")
+    if not blends:
+        raise ConfigError("a blend needs at least one checkpoint")
+    others = [_same_model(checkpoint, source, blend) for blend in blends]
+    # Same kind + same model config = the same param names and shapes: load_checkpoint has
+    # checked each file's params against its config (_check_param_shapes).
+    params = {}
+    for name, value in checkpoint.params.items():
+        averaged = sum(other.params[name] for other in others) / len(others)
+        params[name] = ((1.0 - weight) * value + weight * averaged).to(value.dtype)
+    records = [
+        {"file": Path(blend).name, "sha256": other.sha256, "step": other.step}
+        for blend, other in zip(blends, others, strict=True)
+    ]
+    record = records[0] if len(records) == 1 else {"files": records}
+    return dataclasses.replace(
+        checkpoint,
+        params=params,
+        best_val=None,
+        info={**checkpoint.info, "blended_with": {**record, "weight": weight}},
+    )
+
+
+def _same_model(checkpoint: Checkpoint, source: str | Path, blend: str | Path) -> Checkpoint:
+    """`blend` loaded, if it is the same kind of checkpoint of the same model as `checkpoint`."""
     other = load_checkpoint(blend, kind=checkpoint.kind)
     if other.config.model != checkpoint.config.model:
         differ = [
@@ -198,19 +227,7 @@ def _blended(
             f"cannot blend {source} with {blend}: different models (model config differs in "
             f"{', '.join(differ)})"
         )
-    # Same kind + same model config = the same param names and shapes: load_checkpoint has
-    # checked each file's params against its config (_check_param_shapes).
-    params = {
-        name: ((1.0 - weight) * value + weight * other.params[name]).to(value.dtype)
-        for name, value in checkpoint.params.items()
-    }
-    record = {"file": Path(blend).name, "sha256": other.sha256, "step": other.step}
-    return dataclasses.replace(
-        checkpoint,
-        params=params,
-        best_val=None,
-        info={**checkpoint.info, "blended_with": {**record, "weight": weight}},
-    )
+    return other
 
 
 def _check_header(path: Path, payload: Any, kind: str | None) -> None:

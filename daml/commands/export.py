@@ -5,6 +5,9 @@ Examples:
     daml export --checkpoint runs/pp/step_021500.pt --out pick_place.pt
     daml export --checkpoint daml/pretrained/push.pt --blend runs/push_ft/last.pt \
         --blend-weight 0.3 --out runs/push_blend.pt
+    daml export --checkpoint runs/pp/step_005000.pt \
+        --blend runs/pp/step_005000.pt runs/pp/step_005250.pt runs/pp/step_005500.pt \
+        --blend-weight 1 --out runs/pp_swa.pt
 
 A checkpoint written during training carries the Adam moments (about twice the weights' size)
 so that `daml train --resume` continues exactly; adapting, evaluating and `--init` need only the
@@ -15,7 +18,9 @@ so exporting over the source itself is safe.
 --blend writes (1 - w) * CHECKPOINT + w * BLEND for every weight (w = --blend-weight): weight
 interpolation between a model and a fine-tune of it (WiSE-FT, Wortsman et al., 2022), which can
 keep what each does well. Both must be checkpoints of the same model; the blend is recorded under
-`info.blended_with`. Pick the weight on validation (benchmarks/val_protocol.py), never on test.
+`info.blended_with`. Given several files, --blend interpolates with their uniform average
+(e.g. the last checkpoints of one fine-tune: a weight average along its trajectory, as in SWA,
+Izmailov et al., 2018). Pick the weight on validation (benchmarks/val_protocol.py), never on test.
 """
 
 from __future__ import annotations
@@ -29,7 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
     parser.add_argument(
-        "--blend", help="checkpoint of the same model to interpolate the weights with"
+        "--blend",
+        nargs="+",
+        metavar="CKPT",
+        help="checkpoint(s) of the same model to interpolate the weights with (several: their "
+        "average)",
     )
     parser.add_argument(
         "--blend-weight",
@@ -41,16 +50,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from daml.checkpoint import export_checkpoint
+    from daml.checkpoint import DEFAULT_BLEND_WEIGHT, export_checkpoint
     from daml.errors import ConfigError
 
     if args.blend_weight is not None and not args.blend:
         raise ConfigError("--blend-weight needs --blend (the checkpoint to interpolate with)")
-    weight = 0.5 if args.blend_weight is None else args.blend_weight
+    weight = DEFAULT_BLEND_WEIGHT if args.blend_weight is None else args.blend_weight
     source = Path(args.checkpoint)
     source_mb = source.stat().st_size / 1e6 if source.is_file() else 0.0
     exported = export_checkpoint(source, args.out, args.blend, weight)
-    blended = f", blended with {args.blend} at weight {weight:g}" if args.blend else ""
+    blended = ""
+    if args.blend:
+        blend = args.blend[0] if len(args.blend) == 1 else f"the average of {len(args.blend)} files"
+        blended = f", blended with {blend} at weight {weight:g}"
     out_mb = Path(args.out).stat().st_size / 1e6
     print(
         f"exported {source} ({exported.kind}, step {exported.step}, {source_mb:.2f} MB) -> "

@@ -107,6 +107,26 @@ def test_blend_interpolates_every_weight_and_records_both_sources(tmp_path, trai
     assert all(torch.equal(unchanged.params[k], v) for k, v in source.params.items())
 
 
+def test_blend_with_several_checkpoints_interpolates_with_their_average(
+    tmp_path, trained_checkpoint
+):
+    first = _checkpoint_like(tmp_path / "step_a.pt", trained_checkpoint, 3.0)
+    second = _checkpoint_like(tmp_path / "step_b.pt", trained_checkpoint, 5.0)
+    out = tmp_path / "blend.pt"
+    argv = ["export", "--checkpoint", str(trained_checkpoint), "--out", str(out)]
+    assert main([*argv, "--blend", str(first), str(second), "--blend-weight", "0.5"]) == 0
+    source, blended = load_checkpoint(trained_checkpoint), load_checkpoint(out, kind="meta")
+    for name, value in source.params.items():  # 0.5 * p + 0.5 * (3p + 5p) / 2 = 2.5p
+        torch.testing.assert_close(blended.params[name], 2.5 * value)
+    assert blended.info["blended_with"] == {
+        "files": [
+            {"file": "step_a.pt", "sha256": file_sha256(first), "step": 3},
+            {"file": "step_b.pt", "sha256": file_sha256(second), "step": 3},
+        ],
+        "weight": 0.5,
+    }
+
+
 @pytest.mark.parametrize(
     "problem", ["other-model", "corrupt-blend", "weight-out-of-range", "weight-alone"]
 )
@@ -121,8 +141,10 @@ def test_bad_blend_is_one_line_error_and_writes_nothing(
         )
         learner = Learner.create(wider, MetaConfig(), seed=0)
         save_checkpoint(other, Checkpoint("meta", RunConfig(model=wider), learner.params, 1))
-    elif problem == "corrupt-blend":
+    elif problem == "corrupt-blend":  # the second of two blend files
+        good = _checkpoint_like(tmp_path / "good.pt", trained_checkpoint, 2.0)
         other.write_bytes(other.read_bytes()[:1000])
+        args = ["--blend", str(good), *args[1:]]
     elif problem == "weight-out-of-range":
         args[-1] = "1.5"
     else:
