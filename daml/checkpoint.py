@@ -28,8 +28,8 @@ from daml.meta import THETA_PREFIXES, param_shapes
 
 FORMAT_NAME = "daml-checkpoint"
 FORMAT_VERSION = 1
-KINDS = ("meta", "adapted")
-DEFAULT_BLEND_WEIGHT = 0.5  # meta: theta + psi + alpha (+ optimizer); adapted: phi only
+KINDS = ("meta", "adapted")  # meta: theta + psi + alpha (+ optimizer); adapted: phi only
+DEFAULT_BLEND_WEIGHT = 0.5  # `daml export --blend` without --blend-weight: the midpoint
 
 # What a damaged or foreign file makes torch.load raise (measured: truncated zip ->
 # RuntimeError, random bytes -> KeyError, empty -> EOFError, disallowed pickle -> UnpicklingError).
