@@ -155,7 +155,7 @@ def load_checkpoint(
 def export_checkpoint(
     source: str | Path,
     out: str | Path,
-    blend: str | Path | Sequence[str | Path] | None = None,
+    blends: Sequence[str | Path] = (),
     blend_weight: float = DEFAULT_BLEND_WEIGHT,
 ) -> Checkpoint:
     """Write `source`'s weights to `out` without training-only state (the Adam moments, about
@@ -165,9 +165,9 @@ def export_checkpoint(
     file name, SHA-256 and step. `out` may be `source` itself (the file is read whole first and
     replaced atomically). Returns the checkpoint as written, with its file's sha256.
 
-    With `blend`, every param is (1 - blend_weight) * source + blend_weight * blend's (weight
+    With `blends`, every param is (1 - blend_weight) * source + blend_weight * blend's (weight
     interpolation, as in WiSE-FT: e.g. a model and its own fine-tune); both must be the same
-    kind of checkpoint of the same model (model config). `blend` may name several checkpoints:
+    kind of checkpoint of the same model (model config). With several checkpoints in `blends`,
     their uniform average takes the blend's place (a weight average along a fine-tune's
     trajectory, as in SWA). The blend is recorded in `info["blended_with"]` (file, SHA-256,
     step, weight; with several files, `files` lists each one's); best_val is dropped, since no
@@ -181,19 +181,16 @@ def export_checkpoint(
         info={**checkpoint.info, "exported_from": checkpoint.info.get("exported_from", provenance)},
         sha256="",
     )
-    if blend is not None:
-        blends = [blend] if isinstance(blend, str | Path) else list(blend)
+    if blends:
         exported = _blended(exported, source, blends, blend_weight)
     return dataclasses.replace(exported, sha256=save_checkpoint(out, exported))
 
 
 def _blended(
-    checkpoint: Checkpoint, source: str | Path, blends: list[str | Path], weight: float
+    checkpoint: Checkpoint, source: str | Path, blends: Sequence[str | Path], weight: float
 ) -> Checkpoint:
     if not 0.0 <= weight <= 1.0:
         raise ConfigError(f"blend weight must be in [0, 1], got {weight}")
-    if not blends:
-        raise ConfigError("a blend needs at least one checkpoint")
     others = [_same_model(checkpoint, source, blend) for blend in blends]
     # Same kind + same model config = the same param names and shapes: load_checkpoint has
     # checked each file's params against its config (_check_param_shapes).

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     weight = DEFAULT_BLEND_WEIGHT if args.blend_weight is None else args.blend_weight
     source = Path(args.checkpoint)
     source_mb = source.stat().st_size / 1e6 if source.is_file() else 0.0
-    exported = export_checkpoint(source, args.out, args.blend, weight)
+    exported = export_checkpoint(source, args.out, args.blend or (), weight)
     blended = ""
     if args.blend:
         blend = args.blend[0] if len(args.blend) == 1 else f"the average of {len(args.blend)} files"
