@@ -191,17 +191,22 @@ def _blended(
 ) -> Checkpoint:
     if not 0.0 <= weight <= 1.0:
         raise ConfigError(f"blend weight must be in [0, 1], got {weight}")
-    others = [_same_model(checkpoint, source, blend) for blend in blends]
-    # Same kind + same model config = the same param names and shapes: load_checkpoint has
-    # checked each file's params against its config (_check_param_shapes).
-    params = {}
-    for name, value in checkpoint.params.items():
-        averaged = sum(other.params[name] for other in others) / len(others)
-        params[name] = ((1.0 - weight) * value + weight * averaged).to(value.dtype)
-    records = [
-        {"file": Path(blend).name, "sha256": other.sha256, "step": other.step}
-        for blend, other in zip(blends, others, strict=True)
-    ]
+    # One blend file in memory at a time (a training checkpoint carries its Adam state, twice
+    # the weights): a running sum, added in the order given. Same kind + same model config =
+    # the same param names and shapes: load_checkpoint has checked each file's params against
+    # its config (_check_param_shapes).
+    sums: dict[str, Tensor] = {}
+    records = []
+    for blend in blends:
+        other = _same_model(checkpoint, source, blend)
+        for name, value in other.params.items():
+            sums[name] = value if name not in sums else sums[name] + value
+        records.append({"file": Path(blend).name, "sha256": other.sha256, "step": other.step})
+        del other
+    params = {
+        name: ((1.0 - weight) * value + weight * (sums[name] / len(blends))).to(value.dtype)
+        for name, value in checkpoint.params.items()
+    }
     record = records[0] if len(records) == 1 else {"files": records}
     return dataclasses.replace(
         checkpoint,
