@@ -10,9 +10,11 @@ tracks every object's base position and counts:
 * a distractor moved and the target did not (wrong object);
 * nothing moved (the arm never engaged an object);
 
-with the gripper's closest x/y approach to the target and to the nearest other object, and how
+with the gripper's closest x/y approach to the target and to the nearest other object, how
 many episodes came nearer another object than the target (a policy that goes down between the
-objects, or to a wrong one, rather than to the target).
+objects, or to a wrong one, rather than to the target), and where the gripper first closed: its
+x/y distance then to the centre of the target's bounding box (where the scripted expert grasps;
+a large one is a grasp attempted off the object) and the control step.
 
     python benchmarks/failure_modes.py --checkpoint daml/pretrained/push.pt --data data/push_test
     python benchmarks/failure_modes.py --checkpoint daml/pretrained/push_mil.pt \
@@ -41,17 +43,26 @@ OUTCOMES = ("success", "target moved, wrong slot", "target moved, imprecise", "w
             "nothing moved")  # fmt: skip
 
 
-def classify(env, policy, case) -> tuple[str, float, float]:
+def classify(env, policy, case) -> tuple[str, float, float, float, int]:
     """Roll `policy` out on `case`; (outcome, closest x/y approach of the gripper to the target,
-    to the nearest other object), in metres."""
+    to the nearest other object, x/y distance from the gripper to the target's bounding-box centre
+    when the gripper first closed, in metres, and that control step); the last two are nan and -1
+    if it never closed."""
     obs, _ = env.reset(seed=case.reset_seed, variation=case.variation)
     scene, target = env.scene, env.scene.variation.target_index
     start = np.array([env.bullet.pose(body)[0] for body in scene.object_bodies])
     peak = start[:, 2].copy()
     closest = np.full(len(start), np.inf)
+    lo, hi = scene.target_bounds(env.bullet)
+    grasp_xy = (np.asarray(lo[:2]) + np.asarray(hi[:2])) / 2
     info = {"success": False}
-    for _ in range(env.episode_steps):
-        obs, _, _, truncated, info = env.step(policy.act(obs[OBS_IMAGE_KEY], obs[OBS_STATE_KEY]))
+    close_xy, close_step = float("nan"), -1
+    for step in range(env.episode_steps):
+        action = policy.act(obs[OBS_IMAGE_KEY], obs[OBS_STATE_KEY])
+        if close_step < 0 and action[3] > 0:  # the gripper contract: > 0 closes
+            close_step = step
+            close_xy = float(np.linalg.norm(obs[OBS_STATE_KEY][:2] - grasp_xy))
+        obs, _, _, truncated, info = env.step(action)
         now = np.array([env.bullet.pose(body)[0] for body in scene.object_bodies])
         peak = np.maximum(peak, now[:, 2])
         gripper_xy = obs[OBS_STATE_KEY][:2]
@@ -61,15 +72,20 @@ def classify(env, policy, case) -> tuple[str, float, float]:
     moved = (np.linalg.norm(now[:, :2] - start[:, :2], axis=1) > MOVED_M) | (
         peak - start[:, 2] > LIFTED_M
     )
-    approach = (float(closest[target]), float(np.delete(closest, target).min(initial=np.inf)))
+    measures = (
+        float(closest[target]),
+        float(np.delete(closest, target).min(initial=np.inf)),
+        close_xy,
+        close_step,
+    )
     if info["success"]:
-        return "success", *approach
+        return "success", *measures
     if moved[target]:
         to_goal = np.linalg.norm(now[target, :2] - scene.target_slot_xy)
         to_other = np.linalg.norm(now[target, :2] - scene.slot_xy[1 - scene.variation.target_slot])
         slot = "wrong slot" if to_other < to_goal else "imprecise"
-        return f"target moved, {slot}", *approach
-    return ("wrong object" if moved.any() else "nothing moved"), *approach
+        return f"target moved, {slot}", *measures
+    return ("wrong object" if moved.any() else "nothing moved"), *measures
 
 
 def main() -> None:
@@ -100,6 +116,7 @@ def main() -> None:
     cases = DatasetCases(sim, args.data, args.episodes, args.seed)
     counts: Counter[str] = Counter()
     approach: dict[str, list[tuple[float, float]]] = {name: [] for name in OUTCOMES}
+    closing: dict[str, list[tuple[float, int]]] = {name: [] for name in OUTCOMES}
     with sim.make_env(cases.task, cases.env_config) as env:
         for index, case in enumerate(cases):
             if args.robot_demo:
@@ -109,25 +126,35 @@ def main() -> None:
                 )
             else:
                 policy = adapt_from_frames(learner, case.human_frames)
-            outcome, to_target, to_other = classify(env, policy, case)
+            outcome, to_target, to_other, close_xy, close_step = classify(env, policy, case)
             counts[outcome] += 1
             approach[outcome].append((to_target, to_other))
+            closing[outcome].append((close_xy, close_step))
     total = sum(counts.values())
     source = "robot demos" if args.robot_demo else "human videos"
     steps = learner.meta_config.inner_steps
     print(f"{args.checkpoint} on {args.data}, {steps} step(s) on {source}: {total} episodes")
     print(
         "| outcome | episodes | share | median closest approach to the target / to another "
-        "object, x/y (cm) | nearer another object |"
+        "object, x/y (cm) | nearer another object | first close: median x/y to the target box "
+        "(cm), step | never closed |"
     )
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in OUTCOMES:
         pairs = np.array(approach[name]).reshape(-1, 2)
         medians = "-"
         if len(pairs):
             medians = " / ".join(f"{100 * m:.1f}" for m in np.median(pairs, axis=0))
         nearer = int((pairs[:, 1] < pairs[:, 0]).sum())
-        print(f"| {name} | {counts[name]} | {counts[name] / total:.0%} | {medians} | {nearer} |")
+        closes = np.array([c for c in closing[name] if c[1] >= 0]).reshape(-1, 2)
+        first = "-"
+        if len(closes):
+            first = f"{100 * np.median(closes[:, 0]):.1f}, {np.median(closes[:, 1]):.0f}"
+        never = counts[name] - len(closes)
+        print(
+            f"| {name} | {counts[name]} | {counts[name] / total:.0%} | {medians} | {nearer} "
+            f"| {first} | {never} |"
+        )
 
 
 if __name__ == "__main__":
