@@ -54,7 +54,7 @@ def classify(env, policy, case) -> tuple[str, float, float, float, int]:
     peak = start[:, 2].copy()
     closest = np.full(len(start), np.inf)
     lo, hi = scene.target_bounds(env.bullet)
-    grasp_xy = (np.asarray(lo[:2]) + np.asarray(hi[:2])) / 2
+    grasp_xy = (lo[:2] + hi[:2]) / 2  # where the scripted expert grasps
     info = {"success": False}
     close_xy, close_step = float("nan"), -1
     for step in range(env.episode_steps):
@@ -136,8 +136,8 @@ def main() -> None:
     print(f"{args.checkpoint} on {args.data}, {steps} step(s) on {source}: {total} episodes")
     print(
         "| outcome | episodes | share | median closest approach to the target / to another "
-        "object, x/y (cm) | nearer another object | first close: median x/y to the target box "
-        "(cm), step | never closed |"
+        "object, x/y (cm) | nearer another object | first close: median x/y to the target's box "
+        "centre (cm), step | never closed |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in OUTCOMES:
