@@ -14,7 +14,8 @@ with the gripper's closest x/y approach to the target and to the nearest other o
 many episodes came nearer another object than the target (a policy that goes down between the
 objects, or to a wrong one, rather than to the target), and where the gripper first closed: its
 x/y distance then to the centre of the target's bounding box (where the scripted expert grasps;
-a large one is a grasp attempted off the object) and the control step.
+a large one is a grasp attempted off the object), the same distance CLOSE_LOOKBACK steps
+earlier (how much of its x/y error the policy corrected while descending) and the control step.
 
     python benchmarks/failure_modes.py --checkpoint daml/pretrained/push.pt --data data/push_test
     python benchmarks/failure_modes.py --checkpoint daml/pretrained/push_mil.pt \
@@ -39,15 +40,17 @@ from daml.commands.eval import DatasetCases
 
 MOVED_M = 0.02  # x/y displacement that counts as "moved"
 LIFTED_M = 0.03  # height gain that counts as "lifted"
+CLOSE_LOOKBACK = 3  # steps before the first close at which the x/y error is also reported
 OUTCOMES = ("success", "target moved, wrong slot", "target moved, imprecise", "wrong object",
             "nothing moved")  # fmt: skip
 
 
-def classify(env, policy, case) -> tuple[str, float, float, float, int]:
+def classify(env, policy, case) -> tuple[str, float, float, float, float, int]:
     """Roll `policy` out on `case`; (outcome, closest x/y approach of the gripper to the target,
     to the nearest other object, x/y distance from the gripper to the target's bounding-box centre
-    when the gripper first closed, in metres, and that control step); the last two are nan and -1
-    if it never closed."""
+    CLOSE_LOOKBACK steps before the gripper first closed (or at step 0 if sooner) and when it
+    closed, in metres, and that control step); the last three are nan, nan and -1 if it never
+    closed."""
     obs, _ = env.reset(seed=case.reset_seed, variation=case.variation)
     scene, target = env.scene, env.scene.variation.target_index
     start = np.array([env.bullet.pose(body)[0] for body in scene.object_bodies])
@@ -56,12 +59,14 @@ def classify(env, policy, case) -> tuple[str, float, float, float, int]:
     lo, hi = scene.target_bounds(env.bullet)
     grasp_xy = (lo[:2] + hi[:2]) / 2  # where the scripted expert grasps
     info = {"success": False}
-    close_xy, close_step = float("nan"), -1
+    early_xy, close_xy, close_step = float("nan"), float("nan"), -1
+    offsets = []  # x/y distance to grasp_xy before each step
     for step in range(env.episode_steps):
+        offsets.append(float(np.linalg.norm(obs[OBS_STATE_KEY][:2] - grasp_xy)))
         action = policy.act(obs[OBS_IMAGE_KEY], obs[OBS_STATE_KEY])
         if close_step < 0 and action[3] > 0:  # the gripper contract: > 0 closes
-            close_step = step
-            close_xy = float(np.linalg.norm(obs[OBS_STATE_KEY][:2] - grasp_xy))
+            close_step, close_xy = step, offsets[-1]
+            early_xy = offsets[max(0, step - CLOSE_LOOKBACK)]
         obs, _, _, truncated, info = env.step(action)
         now = np.array([env.bullet.pose(body)[0] for body in scene.object_bodies])
         peak = np.maximum(peak, now[:, 2])
@@ -75,6 +80,7 @@ def classify(env, policy, case) -> tuple[str, float, float, float, int]:
     measures = (
         float(closest[target]),
         float(np.delete(closest, target).min(initial=np.inf)),
+        early_xy,
         close_xy,
         close_step,
     )
@@ -116,7 +122,7 @@ def main() -> None:
     cases = DatasetCases(sim, args.data, args.episodes, args.seed)
     counts: Counter[str] = Counter()
     approach: dict[str, list[tuple[float, float]]] = {name: [] for name in OUTCOMES}
-    closing: dict[str, list[tuple[float, int]]] = {name: [] for name in OUTCOMES}
+    closing: dict[str, list[tuple[float, float, int]]] = {name: [] for name in OUTCOMES}
     with sim.make_env(cases.task, cases.env_config) as env:
         for index, case in enumerate(cases):
             if args.robot_demo:
@@ -126,10 +132,10 @@ def main() -> None:
                 )
             else:
                 policy = adapt_from_frames(learner, case.human_frames)
-            outcome, to_target, to_other, close_xy, close_step = classify(env, policy, case)
+            outcome, to_target, to_other, *close = classify(env, policy, case)
             counts[outcome] += 1
             approach[outcome].append((to_target, to_other))
-            closing[outcome].append((close_xy, close_step))
+            closing[outcome].append(tuple(close))
     total = sum(counts.values())
     source = "robot demos" if args.robot_demo else "human videos"
     steps = learner.meta_config.inner_steps
@@ -137,7 +143,7 @@ def main() -> None:
     print(
         "| outcome | episodes | share | median closest approach to the target / to another "
         "object, x/y (cm) | nearer another object | first close: median x/y to the target's box "
-        "centre (cm), step | never closed |"
+        f"centre {CLOSE_LOOKBACK} steps before -> then (cm), step | never closed |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in OUTCOMES:
@@ -146,10 +152,11 @@ def main() -> None:
         if len(pairs):
             medians = " / ".join(f"{100 * m:.1f}" for m in np.median(pairs, axis=0))
         nearer = int((pairs[:, 1] < pairs[:, 0]).sum())
-        closes = np.array([c for c in closing[name] if c[1] >= 0]).reshape(-1, 2)
+        closes = np.array([c for c in closing[name] if c[2] >= 0]).reshape(-1, 3)
         first = "-"
         if len(closes):
-            first = f"{100 * np.median(closes[:, 0]):.1f}, {np.median(closes[:, 1]):.0f}"
+            early, then, step = np.median(closes, axis=0)
+            first = f"{100 * early:.1f} -> {100 * then:.1f}, {step:.0f}"
         never = counts[name] - len(closes)
         print(
             f"| {name} | {counts[name]} | {counts[name] / total:.0%} | {medians} | {nearer} "
