@@ -15,7 +15,9 @@ many episodes came nearer another object than the target (a policy that goes dow
 objects, or to a wrong one, rather than to the target), and where the gripper first closed: its
 x/y distance then to the centre of the target's bounding box (where the scripted expert grasps;
 a large one is a grasp attempted off the object), the same distance CLOSE_LOOKBACK steps
-earlier (how much of its x/y error the policy corrected while descending) and the control step.
+earlier (how much of its x/y error the policy corrected while descending) and the control step,
+and how many rollouts closed the gripper more than once (a policy that re-opens after a missed
+grasp and tries again, as demos collected with `daml collect --grasp-miss` show).
 
     python benchmarks/failure_modes.py --checkpoint daml/pretrained/push.pt --data data/push_test
     python benchmarks/failure_modes.py --checkpoint daml/pretrained/push_mil.pt \
@@ -45,12 +47,12 @@ OUTCOMES = ("success", "target moved, wrong slot", "target moved, imprecise", "w
             "nothing moved")  # fmt: skip
 
 
-def classify(env, policy, case) -> tuple[str, float, float, float, float, int]:
+def classify(env, policy, case) -> tuple[str, float, float, float, float, int, int]:
     """Roll `policy` out on `case`; (outcome, closest x/y approach of the gripper to the target,
     to the nearest other object, x/y distance from the gripper to the target's bounding-box centre
     CLOSE_LOOKBACK steps before the gripper first closed (or at step 0 if sooner) and when it
-    closed, in metres, and that control step); the last three are nan, nan and -1 if it never
-    closed."""
+    closed, in metres, that control step, and how many times it started closing); the x/y
+    distances and step are nan, nan and -1 if it never closed."""
     obs, _ = env.reset(seed=case.reset_seed, variation=case.variation)
     scene, target = env.scene, env.scene.variation.target_index
     start = np.array([env.bullet.pose(body)[0] for body in scene.object_bodies])
@@ -60,6 +62,7 @@ def classify(env, policy, case) -> tuple[str, float, float, float, float, int]:
     grasp_xy = (lo[:2] + hi[:2]) / 2  # where the scripted expert grasps
     info = {"success": False}
     early_xy, close_xy, close_step = float("nan"), float("nan"), -1
+    closings, was_closing = 0, False
     offsets = []  # x/y distance to grasp_xy before each step
     for step in range(env.episode_steps):
         offsets.append(float(np.linalg.norm(obs[OBS_STATE_KEY][:2] - grasp_xy)))
@@ -67,6 +70,8 @@ def classify(env, policy, case) -> tuple[str, float, float, float, float, int]:
         if close_step < 0 and action[3] > 0:  # the gripper contract: > 0 closes
             close_step, close_xy = step, offsets[-1]
             early_xy = offsets[max(0, step - CLOSE_LOOKBACK)]
+        closings += int(action[3] > 0 and not was_closing)
+        was_closing = bool(action[3] > 0)
         obs, _, _, truncated, info = env.step(action)
         now = np.array([env.bullet.pose(body)[0] for body in scene.object_bodies])
         peak = np.maximum(peak, now[:, 2])
@@ -83,6 +88,7 @@ def classify(env, policy, case) -> tuple[str, float, float, float, float, int]:
         early_xy,
         close_xy,
         close_step,
+        closings,
     )
     if info["success"]:
         return "success", *measures
@@ -123,6 +129,7 @@ def main() -> None:
     counts: Counter[str] = Counter()
     approach: dict[str, list[tuple[float, float]]] = {name: [] for name in OUTCOMES}
     closing: dict[str, list[tuple[float, float, int]]] = {name: [] for name in OUTCOMES}
+    regrasped: Counter[str] = Counter()
     with sim.make_env(cases.task, cases.env_config) as env:
         for index, case in enumerate(cases):
             if args.robot_demo:
@@ -132,10 +139,11 @@ def main() -> None:
                 )
             else:
                 policy = adapt_from_frames(learner, case.human_frames)
-            outcome, to_target, to_other, *close = classify(env, policy, case)
+            outcome, to_target, to_other, *close, closings = classify(env, policy, case)
             counts[outcome] += 1
             approach[outcome].append((to_target, to_other))
             closing[outcome].append(tuple(close))
+            regrasped[outcome] += int(closings > 1)
     total = sum(counts.values())
     source = "robot demos" if args.robot_demo else "human videos"
     steps = learner.meta_config.inner_steps
@@ -143,9 +151,10 @@ def main() -> None:
     print(
         "| outcome | episodes | share | median closest approach to the target / to another "
         "object, x/y (cm) | nearer another object | first close: median x/y to the target's box "
-        f"centre {CLOSE_LOOKBACK} steps before -> then (cm), step | never closed |"
+        f"centre {CLOSE_LOOKBACK} steps before -> then (cm), step | never closed "
+        "| closed more than once |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in OUTCOMES:
         pairs = np.array(approach[name]).reshape(-1, 2)
         medians = "-"
@@ -160,7 +169,7 @@ def main() -> None:
         never = counts[name] - len(closes)
         print(
             f"| {name} | {counts[name]} | {counts[name] / total:.0%} | {medians} | {nearer} "
-            f"| {first} | {never} |"
+            f"| {first} | {never} | {regrasped[name]} |"
         )
 
 

@@ -114,9 +114,10 @@ class MetaConfig:
     second_order: bool = True  # False: first-order, only theta learns (psi and alpha get no grad)
     aux_loss_weight: float = 0.1  # weight of the aux head's position loss
     aux_target: str = "final"  # what the aux head predicts from every frame: "final": the
-    # demo's last end-effector position; "grasp": its position at the first step whose action
-    # closes the gripper (where pick_place grasps the target; the last one if it never closes;
-    # push closes at the start, so it is the start there)
+    # demo's last end-effector position; "grasp": its position where the actions start closing
+    # the gripper for the last time (where pick_place grasps the target, after a missed grasp
+    # the second try; the last position if it never closes; push closes at the start, so it is
+    # the start there)
     gripper_loss_weight: float = 1.0  # weight of the gripper BCE in the behaviour-cloning loss
     human_video_color: str = "rgb"  # "gray": the inner step sees the human video as luminance
     # only (train and test alike), so the demonstrator's colour cannot matter; robot frames stay RGB

@@ -46,6 +46,7 @@ class Manifest:
     object_ids: list[int] = field(default_factory=list)
     look_split: str = ""
     action_noise: float = 0.0  # DART noise on the expert's executed motion (sim.robot_demo)
+    grasp_miss: float = 0.0  # fraction of robot demos that miss their first grasp and recover
     human_masks: bool = False  # every episode stores the avatar's pixels (train.avatar_hue_jitter)
     format_version: int = FORMAT_VERSION
     daml_version: str = ""
@@ -72,6 +73,7 @@ class Manifest:
             "control_hz",
             "episode_steps",
             "action_noise",
+            "grasp_miss",
             "format_version",
         )
         return all(getattr(self, key) == getattr(other, key) for key in keys)

@@ -64,15 +64,19 @@ def aux_target_position(states: Tensor, closes: Tensor, aux_target: str) -> Tens
     """The end-effector position the aux head learns to predict from every frame of a demo.
 
     states (T, 4) normalised robot states, closes (T,) 1.0 where the action closes the gripper
-    -> (3,): the last position ("final"), or the position at the first closing step ("grasp";
-    the last position when no step closes). Written without data-dependent indexing, so it
-    runs under torch.func.vmap.
+    -> (3,): the last position ("final"), or the position where the gripper starts closing for
+    the last time ("grasp": the grasp that holds; a demo that misses its first grasp and
+    recovers closes twice; the last position when no step closes). Written without
+    data-dependent indexing, so it runs under torch.func.vmap.
     """
     last = torch.zeros(closes.shape[-1], dtype=closes.dtype, device=closes.device)
     last[-1] = 1.0
     if aux_target == "final":
         weights = last
     else:
-        first = closes * (torch.cumsum(closes, dim=0) == 1).to(closes.dtype)
-        weights = first + last * (1.0 - first.sum())
+        before = torch.cat([closes.new_zeros(1), closes[:-1]])
+        onsets = closes * (1.0 - before)
+        later = torch.flip(torch.cumsum(torch.flip(onsets, [0]), dim=0), [0])
+        final_onset = onsets * (later == 1).to(closes.dtype)
+        weights = final_onset + last * (1.0 - final_onset.sum())
     return weights @ states[:, :3]

@@ -105,6 +105,8 @@ def test_corrupt_episode_stops_collect_without_losing_data(
         (["--workers", "0"], "--workers must be positive"),
         (["--action-noise", "-0.1"], "--action-noise must be in [0, 1]"),
         (["--action-noise", "nan"], "--action-noise must be in [0, 1]"),
+        (["--grasp-miss", "1.5"], "--grasp-miss must be in [0, 1]"),
+        (["--grasp-miss", "0.5"], "--grasp-miss is for pick_place"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path, capsys, args, message):
@@ -156,3 +158,25 @@ def test_dart_collection_is_recorded_and_not_mixed_with_clean_demos(
     assert daml_collect(out, variations=2) == 2  # resuming without the noise: refused
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "action_noise=0.3" in err[0]
+
+
+def test_grasp_miss_collection_records_each_demos_miss_and_recovery(tmp_path, capsys, daml_collect):
+    out = tmp_path / "miss"
+    assert (
+        daml_collect(out, "--grasp-miss", "1", "--seed", "4", task="pick_place", variations=2) == 0
+    )
+    assert json.loads((out / "manifest.json").read_text())["grasp_miss"] == 1.0
+    retried = []
+    for episode in DemoDataset(out):
+        assert 0.025 <= episode.variation["miss_m"] <= 0.045
+        retried.append(episode.variation["retried"])
+        closing = episode.robot_actions[:, 3] > 0
+        closes = int(np.sum(closing[1:] & ~closing[:-1]))
+        assert closes == (2 if episode.variation["retried"] else 1)
+    assert retried == [False, True]  # seed 4: one grasp held the target off-centre, one closed
+    # on nothing and re-grasped
+    capsys.readouterr()
+    # resuming without the misses: refused
+    assert daml_collect(out, "--seed", "4", task="pick_place", variations=3) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "grasp_miss=1.0" in err[0]

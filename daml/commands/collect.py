@@ -22,6 +22,9 @@ from pathlib import Path
 from daml.errors import ConfigError, DataError
 
 MAX_EXPERT_ATTEMPTS = 20  # failed expert demos are re-sampled, never saved
+MISS_RANGE_M = (0.025, 0.045)  # --grasp-miss: how far off the first grasp is aimed (uniform);
+# the learner's missed grasps close 2-4 cm off the target's centre (docs/BENCHMARKS.md)
+MISS_STREAM = 0x3155  # fourth seed word of the per-attempt missed-grasp draw
 _WORKER_ENV: dict = {}  # per worker process: (task, image_px) -> env, built once
 
 
@@ -45,6 +48,7 @@ class CollectJob:
     index: int
     out: str
     action_noise: float = 0.0
+    grasp_miss: float = 0.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +65,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="DART noise: std of Gaussian noise (action units) added to the robot expert's "
         "executed motion; recorded actions stay the clean corrective ones (default 0)",
+    )
+    parser.add_argument(
+        "--grasp-miss",
+        type=float,
+        default=0.0,
+        help="pick_place: the fraction of robot demos that aim their first grasp 2.5-4.5 cm off "
+        "the target and then show the recovery (open, rise, grasp again); recorded actions are "
+        "the expert's clean ones (default 0)",
     )
     parser.add_argument(
         "--repair",
@@ -86,6 +98,10 @@ def run(args: argparse.Namespace) -> int:
             )
     if not (math.isfinite(args.action_noise) and 0.0 <= args.action_noise <= 1.0):
         raise ConfigError(f"--action-noise must be in [0, 1], got {args.action_noise}")
+    if not (math.isfinite(args.grasp_miss) and 0.0 <= args.grasp_miss <= 1.0):
+        raise ConfigError(f"--grasp-miss must be in [0, 1], got {args.grasp_miss}")
+    if args.grasp_miss > 0 and args.task != "pick_place":
+        raise ConfigError(f"--grasp-miss is for pick_place; task {args.task!r} has no grasp")
 
     out = Path(args.out)
     _ensure_writable(out)
@@ -102,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         object_ids=list(sim.object_split(args.split)),
         look_split=args.split,
         action_noise=args.action_noise,
+        grasp_miss=args.grasp_miss,
         human_masks=True,
         daml_version=__version__,
     )
@@ -111,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             raise DataError(
                 f"{out} holds a different collection (task={previous.task}, "
                 f"split={previous.split}, seed={previous.seed}, image_px={previous.image_px}, "
-                f"action_noise={previous.action_noise}); "
+                f"action_noise={previous.action_noise}, grasp_miss={previous.grasp_miss}); "
                 "choose another --out"
             )
         manifest.variations = max(manifest.variations, previous.variations)
@@ -122,7 +139,14 @@ def run(args: argparse.Namespace) -> int:
     todo = _missing_episodes(out, args.variations, repair=args.repair)
     jobs = [
         CollectJob(
-            args.task, args.split, args.seed, args.image_px, index, str(out), args.action_noise
+            args.task,
+            args.split,
+            args.seed,
+            args.image_px,
+            index,
+            str(out),
+            args.action_noise,
+            args.grasp_miss,
         )
         for index in todo
     ]
@@ -148,7 +172,10 @@ def collect_episode(job: CollectJob) -> Attempts:
         rng = np.random.default_rng(np.random.SeedSequence([job.seed, job.index, attempt]))
         variation = sim.sample_variation(job.task, job.split, rng)
         robot_seed, human_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
-        robot = sim.robot_demo(env, variation, seed=robot_seed, action_noise=job.action_noise)
+        miss_m = _miss_distance(job, attempt)
+        robot = sim.robot_demo(
+            env, variation, seed=robot_seed, action_noise=job.action_noise, miss_m=miss_m
+        )
         if not robot["success"]:
             robot_failures += 1
             continue
@@ -169,6 +196,8 @@ def collect_episode(job: CollectJob) -> Attempts:
                 "robot_seed": robot_seed,
                 "human_seed": human_seed,
                 "attempts": attempt + 1,
+                "miss_m": miss_m,
+                "retried": robot["retried"],
                 "index": job.index,
             },
         )
@@ -178,6 +207,19 @@ def collect_episode(job: CollectJob) -> Attempts:
         f"the expert failed {MAX_EXPERT_ATTEMPTS} sampled variations in a row for episode "
         f"{job.index} of task {job.task}; the simulator or object pool is broken"
     )
+
+
+def _miss_distance(job: CollectJob, attempt: int) -> float:
+    """How far off (metres) this attempt's first grasp is aimed: 0 unless job.grasp_miss draws
+    it, from its own stream, so datasets without --grasp-miss are unchanged."""
+    import numpy as np
+
+    if job.grasp_miss == 0.0:
+        return 0.0
+    rng = np.random.default_rng([job.seed, job.index, attempt, MISS_STREAM])
+    if rng.uniform() >= job.grasp_miss:
+        return 0.0
+    return float(rng.uniform(*MISS_RANGE_M))
 
 
 def _run_jobs(jobs: list[CollectJob], workers: int, progress: bool = True) -> list[Attempts]:

@@ -95,8 +95,8 @@ def reference_meta_loss(learner: Learner, batch: MetaBatch) -> torch.Tensor:
         motion = ((out.motion - actions[:, :3]) ** 2).mean()
         target = (actions[:, 3] > 0).to(actions.dtype)
         gripper = F.binary_cross_entropy_with_logits(out.gripper_logit, target)
-        closing = [t for t in range(T) if actions[t, 3] > 0]
-        aux_step = closing[0] if meta.aux_target == "grasp" and closing else T - 1
+        onsets = [t for t in range(T) if actions[t, 3] > 0 and (t == 0 or actions[t - 1, 3] <= 0)]
+        aux_step = onsets[-1] if meta.aux_target == "grasp" and onsets else T - 1
         aux = ((out.aux - states[aux_step, :3]) ** 2).mean()
         task_losses.append(motion + meta.gripper_loss_weight * gripper + meta.aux_loss_weight * aux)
     return torch.stack(task_losses).mean()
@@ -155,13 +155,22 @@ def test_grasp_aux_target_vmap_equals_loop_and_reference_float64(tiny_model):
     assert not torch.isclose(other, batched)  # the target really changed
 
 
-def test_aux_target_position_is_the_first_closing_step_or_the_last():
-    states = torch.arange(20.0).reshape(5, 4)
-    closes = torch.tensor([0.0, 0.0, 1.0, 1.0, 0.0])
+def test_aux_target_position_is_the_last_closing_onset_or_the_last_step():
+    states = torch.arange(28.0).reshape(7, 4)
+    closes = torch.tensor([0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0])
     assert aux_target_position(states, closes, "grasp").tolist() == [8.0, 9.0, 10.0]
-    assert aux_target_position(states, closes, "final").tolist() == [16.0, 17.0, 18.0]
-    never = aux_target_position(states, torch.zeros(5), "grasp")
-    assert never.tolist() == [16.0, 17.0, 18.0]
+    assert aux_target_position(states, closes, "final").tolist() == [24.0, 25.0, 26.0]
+    never = aux_target_position(states, torch.zeros(7), "grasp")
+    assert never.tolist() == [24.0, 25.0, 26.0]
+    from_start = aux_target_position(states, torch.ones(7), "grasp")  # push: closed throughout
+    assert from_start.tolist() == [0.0, 1.0, 2.0]
+    # a missed grasp (closes at 1), re-opened, then the grasp that holds (closes at 4)
+    retried = torch.tensor([0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0])
+    assert aux_target_position(states, retried, "grasp").tolist() == [16.0, 17.0, 18.0]
+    batched = torch.func.vmap(aux_target_position, in_dims=(None, 0, None))(
+        states, torch.stack([closes, retried]), "grasp"
+    )
+    assert batched.tolist() == [[8.0, 9.0, 10.0], [16.0, 17.0, 18.0]]
 
 
 def test_second_order_gradient_reaches_psi_and_alpha(tiny_model):

@@ -87,3 +87,37 @@ def test_too_short_episode_is_a_clear_error() -> None:
         variation = sim.sample_variation("pick_place", "train", np.random.default_rng(0))
         with pytest.raises(sim.SimError, match="episode_steps=10"):
             sim.robot_demo(env, variation, seed=0)
+
+
+def test_missed_grasp_demo_shows_the_recovery_with_clean_labels() -> None:
+    with sim.make_env("pick_place") as env:
+        variation = sim.sample_variation("pick_place", "train", np.random.default_rng(100))
+        clean = sim.robot_demo(env, variation, seed=100)
+        np.testing.assert_array_equal(
+            sim.robot_demo(env, variation, seed=100, miss_m=0.0)["states"], clean["states"]
+        )
+        assert clean["success"] and not clean["retried"]
+        missed = sim.robot_demo(env, variation, seed=100, miss_m=0.035)
+        again = sim.robot_demo(env, variation, seed=100, miss_m=0.035)
+    np.testing.assert_array_equal(missed["states"], again["states"])  # seeded
+    assert missed["success"] and missed["retried"]
+    assert missed["actions"].shape == clean["actions"].shape
+    assert np.all(np.abs(missed["actions"][:, :3]) <= 1.0)
+    closing = missed["actions"][:, 3] > 0
+    starts = np.flatnonzero(closing[1:] & ~closing[:-1]) + 1
+    assert len(starts) == 2  # the missed grasp, then the one that holds
+    first_open = starts[0] + np.argmax(~closing[starts[0] :])
+    # the fingers closed on nothing (gap ~0) when the expert chose to open them again
+    assert missed["states"][first_open, 3] < 0.01
+    # up to the miss the labels are the clean plan's (toward the real target), not what ran
+    np.testing.assert_array_equal(missed["actions"][0], clean["actions"][0])
+    assert not np.allclose(missed["states"][starts[0], :2], clean["states"][starts[0], :2])
+
+
+def test_bad_miss_is_a_clear_error() -> None:
+    with sim.make_env("push") as env:
+        variation = sim.sample_variation("push", "train", np.random.default_rng(0))
+        with pytest.raises(sim.SimError, match="miss_m is for pick_place"):
+            sim.robot_demo(env, variation, seed=0, miss_m=0.03)
+        with pytest.raises(sim.SimError, match="miss_m"):
+            sim.robot_demo(env, variation, seed=0, miss_m=float("nan"))
