@@ -206,7 +206,7 @@ def expert_action(ee: np.ndarray, desired: np.ndarray, gripper: float) -> np.nda
 def retry_trajectory(env: ManipulationEnv, ee: np.ndarray, steps: int) -> Trajectory | None:
     """After a missed pick_place grasp, from `ee` (3,): up RETRY_RISE_M while the fingers open,
     then the whole task again from the target's present pose, in exactly `steps` steps; None
-    if that does not fit (the demo then fails)."""
+    if that does not fit (the clean plan then goes on, and the demo most likely fails)."""
     rise = (float(ee[0]), float(ee[1]), float(ee[2]) + RETRY_RISE_M)
     waypoints = [Waypoint(rise, OPEN, 2), *pick_place_waypoints(env, PUSHER_HALF_M)]
     try:
