@@ -67,11 +67,13 @@ def classify(env, policy, case) -> tuple[str, float, float, float, float, int, i
     for step in range(env.episode_steps):
         offsets.append(float(np.linalg.norm(obs[OBS_STATE_KEY][:2] - grasp_xy)))
         action = policy.act(obs[OBS_IMAGE_KEY], obs[OBS_STATE_KEY])
-        if close_step < 0 and action[3] > 0:  # the gripper contract: > 0 closes
-            close_step, close_xy = step, offsets[-1]
-            early_xy = offsets[max(0, step - CLOSE_LOOKBACK)]
-        closings += int(action[3] > 0 and not was_closing)
-        was_closing = bool(action[3] > 0)
+        closing = bool(action[3] > 0)  # the gripper contract: > 0 closes
+        if closing and not was_closing:
+            if closings == 0:
+                close_step, close_xy = step, offsets[-1]
+                early_xy = offsets[max(0, step - CLOSE_LOOKBACK)]
+            closings += 1
+        was_closing = closing
         obs, _, _, truncated, info = env.step(action)
         now = np.array([env.bullet.pose(body)[0] for body in scene.object_bodies])
         peak = np.maximum(peak, now[:, 2])

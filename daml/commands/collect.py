@@ -70,9 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--grasp-miss",
         type=float,
         default=0.0,
-        help="pick_place: the fraction of robot demos that aim their first grasp 2.5-4.5 cm off "
-        "the target and then show the recovery (open, rise, grasp again); recorded actions are "
-        "the expert's clean ones (default 0)",
+        help=f"pick_place: the fraction of robot demos that aim their first grasp "
+        f"{100 * MISS_RANGE_M[0]:g}-{100 * MISS_RANGE_M[1]:g} cm off the target and then show "
+        "the recovery (open, rise, grasp again); recorded actions are the expert's clean ones "
+        "(default 0)",
     )
     parser.add_argument(
         "--repair",
