@@ -47,6 +47,7 @@ class Manifest:
     look_split: str = ""
     action_noise: float = 0.0  # DART noise on the expert's executed motion (sim.robot_demo)
     grasp_miss: float = 0.0  # fraction of robot demos that miss their first grasp and recover
+    descent_steps: int = 2  # least steps of the robot expert's descent onto a pick_place grasp
     human_masks: bool = False  # every episode stores the avatar's pixels (train.avatar_hue_jitter)
     format_version: int = FORMAT_VERSION
     daml_version: str = ""
@@ -74,6 +75,7 @@ class Manifest:
             "episode_steps",
             "action_noise",
             "grasp_miss",
+            "descent_steps",
             "format_version",
         )
         return all(getattr(self, key) == getattr(other, key) for key in keys)

@@ -7,6 +7,7 @@ The same plan drives the human-like demonstrator (sim.avatar). Must not import t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -20,6 +21,8 @@ PLAN_SPEED_M = 0.75 * MAX_EE_STEP_M  # metres per step; slack lets the arm track
 APPROACH_CLEARANCE_M = 0.10  # above the object before descending onto it
 CARRY_Z_M = 0.20  # height for carrying over the other objects and the tray walls
 GRIP_STEPS = 3  # steps to close the fingers (pybullet pandaGraspTest closes in ~0.2 s)
+DESCENT_STEPS = 2  # least steps of the descent from APPROACH_CLEARANCE_M onto a grasp (the
+# plan's speed makes it 3); robot_demo(descent_steps=) can slow it down
 RELEASE_STEPS = 2
 PUSH_Z_M = 0.022  # end-effector height while pushing: fingertips ~1 cm above the table
 PUSH_BACKOFF_M = 0.035  # gap between pusher and object before the push
@@ -64,8 +67,11 @@ class Trajectory:
     pusher_half_m: float = PUSHER_HALF_M
 
 
-def grasp_waypoints(lo: np.ndarray, hi: np.ndarray) -> list[Waypoint]:
-    """Above the object with bounds `lo`/`hi` (3,), down, close, lift to carry height."""
+def grasp_waypoints(
+    lo: np.ndarray, hi: np.ndarray, descent_steps: int = DESCENT_STEPS
+) -> list[Waypoint]:
+    """Above the object with bounds `lo`/`hi` (3,), down in >= `descent_steps` steps, close,
+    lift to carry height."""
     centre = (lo + hi) / 2
     # Grasp around the middle, but keep the hand (3.5 cm above the grasp point) off the top.
     grasp_z = max(0.015, min(centre[2], hi[2] - 0.03))
@@ -73,14 +79,17 @@ def grasp_waypoints(lo: np.ndarray, hi: np.ndarray) -> list[Waypoint]:
     grasp = (centre[0], centre[1], grasp_z)
     return [
         Waypoint(above, OPEN),
-        Waypoint(grasp, OPEN, 2),
+        Waypoint(grasp, OPEN, descent_steps),
         Waypoint(grasp, CLOSE, GRIP_STEPS),
         Waypoint((centre[0], centre[1], CARRY_Z_M), CLOSE),
     ]
 
 
-def pick_place_waypoints(env: ManipulationEnv, pusher_half_m: float) -> list[Waypoint]:
-    """Grasp and lift the target, carry it over the target tray, lower, open, back off.
+def pick_place_waypoints(
+    env: ManipulationEnv, pusher_half_m: float, descent_steps: int = DESCENT_STEPS
+) -> list[Waypoint]:
+    """Grasp and lift the target (descending onto it in >= `descent_steps` steps), carry it
+    over the target tray, lower, open, back off.
 
     `pusher_half_m` is unused (nothing pushes here); it keeps the WAYPOINTS signature uniform."""
     lo, hi = env.scene.target_bounds(env.bullet)
@@ -88,7 +97,7 @@ def pick_place_waypoints(env: ManipulationEnv, pusher_half_m: float) -> list[Way
     tray = env.scene.target_slot_xy
     release_z = max(grasp_z, release_height(hi[2] - lo[2]))
     return [
-        *grasp_waypoints(lo, hi),
+        *grasp_waypoints(lo, hi, descent_steps),
         Waypoint((tray[0], tray[1], CARRY_Z_M), CLOSE),
         Waypoint((tray[0], tray[1], release_z), CLOSE),
         Waypoint((tray[0], tray[1], release_z), OPEN, RELEASE_STEPS),
@@ -122,13 +131,39 @@ WAYPOINTS = {"pick_place": pick_place_waypoints, "push": push_waypoints}
 
 
 def plan(
-    env: ManipulationEnv, start: np.ndarray, pusher_half_m: float = PUSHER_HALF_M
+    env: ManipulationEnv,
+    start: np.ndarray,
+    pusher_half_m: float = PUSHER_HALF_M,
+    descent_steps: int = DESCENT_STEPS,
 ) -> Trajectory:
     """The task's waypoints from privileged state, time-parameterised from `start` (3,) into
-    exactly env.episode_steps steps."""
-    waypoints = WAYPOINTS[env.task](env, pusher_half_m)
-    trajectory = time_parameterise(start, waypoints, env.episode_steps, env.task)
+    exactly env.episode_steps steps. `descent_steps` is for pick_place's grasp."""
+    if env.task == "pick_place":
+        trajectory = _slowest_descent_that_fits(
+            lambda descent: time_parameterise(
+                start,
+                pick_place_waypoints(env, pusher_half_m, descent),
+                env.episode_steps,
+                env.task,
+            ),
+            descent_steps,
+        )
+    else:
+        waypoints = WAYPOINTS[env.task](env, pusher_half_m)
+        trajectory = time_parameterise(start, waypoints, env.episode_steps, env.task)
     return replace(trajectory, pusher_half_m=pusher_half_m)
+
+
+def _slowest_descent_that_fits(make: Callable[[int], Trajectory], descent_steps: int) -> Trajectory:
+    """`make(descent)` for the largest descent <= `descent_steps` whose plan fits the episode,
+    down to DESCENT_STEPS (whose SimError is raised if that does not fit either): a scene whose
+    plan is long anyway gets a faster descent rather than no demo."""
+    for descent in range(descent_steps, DESCENT_STEPS, -1):
+        try:
+            return make(descent)
+        except SimError:
+            continue
+    return make(min(descent_steps, DESCENT_STEPS))
 
 
 def time_parameterise(
@@ -203,14 +238,20 @@ def expert_action(ee: np.ndarray, desired: np.ndarray, gripper: float) -> np.nda
     return np.append(motion, gripper).astype(np.float32)
 
 
-def retry_trajectory(env: ManipulationEnv, ee: np.ndarray, steps: int) -> Trajectory | None:
+def retry_trajectory(
+    env: ManipulationEnv, ee: np.ndarray, steps: int, descent_steps: int = DESCENT_STEPS
+) -> Trajectory | None:
     """After a missed pick_place grasp, from `ee` (3,): up RETRY_RISE_M while the fingers open,
     then the whole task again from the target's present pose, in exactly `steps` steps; None
     if that does not fit (the clean plan then goes on, and the demo most likely fails)."""
     rise = (float(ee[0]), float(ee[1]), float(ee[2]) + RETRY_RISE_M)
-    waypoints = [Waypoint(rise, OPEN, 2), *pick_place_waypoints(env, PUSHER_HALF_M)]
-    try:
+
+    def make(descent: int) -> Trajectory:
+        waypoints = [Waypoint(rise, OPEN, 2), *pick_place_waypoints(env, PUSHER_HALF_M, descent)]
         return time_parameterise(np.asarray(ee, dtype=np.float64), waypoints, steps, "retry")
+
+    try:
+        return _slowest_descent_that_fits(make, descent_steps)
     except SimError:
         return None
 
@@ -221,6 +262,7 @@ def robot_demo(
     seed: int,
     action_noise: float = 0.0,
     miss_m: float = 0.0,
+    descent_steps: int = DESCENT_STEPS,
 ) -> dict[str, np.ndarray]:
     """Run the scripted expert for one episode of exactly T steps.
 
@@ -240,6 +282,11 @@ def robot_demo(
     now is (`retry_trajectory`, re-planned from the state at every step). If they hold
     something, the clean plan goes on. "retried" says whether the demo re-grasped.
 
+    `descent_steps` (pick_place only) is the least number of steps the expert takes for the
+    last APPROACH_CLEARANCE_M down onto its grasp. The default's plan speed makes it 3 steps;
+    more give the demo (and with `action_noise` its corrections) more frames with the hand
+    near the object. The human-like demonstrator (sim.human_demo) keeps the default.
+
     Returns:
         {"frames": uint8 (T, H, W, 3), "states": float32 (T, 4), "actions": float32 (T, 4),
          "success": bool, "retried": bool}; frames[t] / states[t] are observed before
@@ -251,17 +298,21 @@ def robot_demo(
         raise SimError(f"miss_m={miss_m} must be a finite number >= 0")
     if miss_m > 0.0 and env.task != "pick_place":
         raise SimError(f"miss_m is for pick_place grasps; task {env.task!r} has none")
+    if isinstance(descent_steps, bool) or not isinstance(descent_steps, int) or descent_steps < 1:
+        raise SimError(f"descent_steps={descent_steps!r} must be an integer >= 1")
+    if descent_steps != DESCENT_STEPS and env.task != "pick_place":
+        raise SimError(f"descent_steps is for pick_place grasps; task {env.task!r} has none")
     noise_rng = np.random.default_rng([seed, NOISE_STREAM])
     obs, _ = env.reset(seed=seed, variation=variation)
     start = obs["state"][:3].astype(np.float64)
-    trajectory = executed_plan = plan(env, start)
+    trajectory = executed_plan = plan(env, start, descent_steps=descent_steps)
     executing_miss, retried, offset_t = miss_m > 0.0, False, 0
     if executing_miss:
         miss_rng = np.random.default_rng([seed, MISS_STREAM])
         angle = miss_rng.uniform(0.0, 2 * math.pi)
         linger = int(miss_rng.integers(0, MAX_LINGER_STEPS + 1))
         executed_plan = _shifted_plan(
-            env, start, miss_m * np.array([math.cos(angle), math.sin(angle)])
+            env, start, miss_m * np.array([math.cos(angle), math.sin(angle)]), descent_steps
         )
         miss_until = int(np.argmax(executed_plan.grippers == CLOSE)) + GRIP_STEPS
     frames, states, actions = [], [], []
@@ -272,7 +323,7 @@ def robot_demo(
         if executing_miss and t >= miss_until:
             retry = None
             if t > miss_until or obs["state"][3] < EMPTY_GAP_M:
-                retry = retry_trajectory(env, ee, env.episode_steps - t)
+                retry = retry_trajectory(env, ee, env.episode_steps - t, descent_steps)
             if retry is None:  # the fingers hold something (or no time is left): plan goes on
                 executing_miss = False
             else:
@@ -302,9 +353,18 @@ def robot_demo(
     }
 
 
-def _shifted_plan(env: ManipulationEnv, start: np.ndarray, shift: np.ndarray) -> Trajectory:
-    """The pick_place plan for the target moved by `shift` (2,) metres in x/y."""
+def _shifted_plan(
+    env: ManipulationEnv, start: np.ndarray, shift: np.ndarray, descent_steps: int
+) -> Trajectory:
+    """The pick_place grasp plan for the target moved by `shift` (2,) metres in x/y."""
     lo, hi = env.scene.target_bounds(env.bullet)
     delta = np.append(shift, 0.0)
-    waypoints = grasp_waypoints(lo + delta, hi + delta)
-    return time_parameterise(start, waypoints, env.episode_steps, "missed grasp")
+    return _slowest_descent_that_fits(
+        lambda descent: time_parameterise(
+            start,
+            grasp_waypoints(lo + delta, hi + delta, descent),
+            env.episode_steps,
+            "missed grasp",
+        ),
+        descent_steps,
+    )

@@ -7,7 +7,9 @@ import sys
 import numpy as np
 import pytest
 
+import sim.experts
 from daml.cli import main
+from daml.commands.collect import DESCENT_STEPS
 from daml.data import DemoDataset, episode_path
 
 
@@ -107,6 +109,8 @@ def test_corrupt_episode_stops_collect_without_losing_data(
         (["--action-noise", "nan"], "--action-noise must be in [0, 1]"),
         (["--grasp-miss", "1.5"], "--grasp-miss must be in [0, 1]"),
         (["--grasp-miss", "0.5"], "--grasp-miss is for pick_place"),
+        (["--descent-steps", "0"], "--descent-steps must be >= 1"),
+        (["--descent-steps", "6"], "--descent-steps is for pick_place"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path, capsys, args, message):
@@ -180,3 +184,14 @@ def test_grasp_miss_collection_records_each_demos_miss_and_recovery(tmp_path, ca
     assert daml_collect(out, "--seed", "4", task="pick_place", variations=3) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "grasp_miss=1.0" in err[0]
+
+
+def test_slow_descent_collection_is_recorded_and_not_mixed(tmp_path, capsys, daml_collect):
+    out = tmp_path / "slow"
+    assert daml_collect(out, "--descent-steps", "6", task="pick_place", variations=1) == 0
+    assert json.loads((out / "manifest.json").read_text())["descent_steps"] == 6
+    assert DESCENT_STEPS == sim.experts.DESCENT_STEPS  # the CLI's default is the expert's
+    capsys.readouterr()
+    assert daml_collect(out, task="pick_place", variations=2) == 2  # resuming at the default
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "descent_steps=6" in err[0]

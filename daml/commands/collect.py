@@ -24,6 +24,7 @@ from daml.errors import ConfigError, DataError
 MAX_EXPERT_ATTEMPTS = 20  # failed expert demos are re-sampled, never saved
 MISS_RANGE_M = (0.025, 0.045)  # --grasp-miss: how far off the first grasp is aimed (uniform);
 # the learner's missed grasps close 2-4 cm off the target's centre (docs/BENCHMARKS.md)
+DESCENT_STEPS = 2  # sim.experts.DESCENT_STEPS (kept here: the CLI must not import sim to parse)
 MISS_STREAM = 0x3155  # fourth seed word of the per-attempt missed-grasp draw
 _WORKER_ENV: dict = {}  # per worker process: (task, image_px) -> env, built once
 
@@ -49,6 +50,7 @@ class CollectJob:
     out: str
     action_noise: float = 0.0
     grasp_miss: float = 0.0
+    descent_steps: int = DESCENT_STEPS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +76,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{100 * MISS_RANGE_M[0]:g}-{100 * MISS_RANGE_M[1]:g} cm off the target and then show "
         "the recovery (open, rise, grasp again); recorded actions are the expert's clean ones "
         "(default 0)",
+    )
+    parser.add_argument(
+        "--descent-steps",
+        type=int,
+        default=DESCENT_STEPS,
+        help="pick_place: least steps the robot expert takes for its last 10 cm down onto the "
+        f"grasp (default {DESCENT_STEPS}, which the plan's speed makes 3); more give the demos "
+        "more frames with the hand near the object. Human demos keep the default",
     )
     parser.add_argument(
         "--repair",
@@ -103,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--grasp-miss must be in [0, 1], got {args.grasp_miss}")
     if args.grasp_miss > 0 and args.task != "pick_place":
         raise ConfigError(f"--grasp-miss is for pick_place; task {args.task!r} has no grasp")
+    if args.descent_steps < 1:
+        raise ConfigError(f"--descent-steps must be >= 1, got {args.descent_steps}")
+    if args.descent_steps != DESCENT_STEPS and args.task != "pick_place":
+        raise ConfigError(f"--descent-steps is for pick_place; task {args.task!r} has no grasp")
 
     out = Path(args.out)
     _ensure_writable(out)
@@ -120,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         look_split=args.split,
         action_noise=args.action_noise,
         grasp_miss=args.grasp_miss,
+        descent_steps=args.descent_steps,
         human_masks=True,
         daml_version=__version__,
     )
@@ -129,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
             raise DataError(
                 f"{out} holds a different collection (task={previous.task}, "
                 f"split={previous.split}, seed={previous.seed}, image_px={previous.image_px}, "
-                f"action_noise={previous.action_noise}, grasp_miss={previous.grasp_miss}); "
+                f"action_noise={previous.action_noise}, grasp_miss={previous.grasp_miss}, "
+                f"descent_steps={previous.descent_steps}); "
                 "choose another --out"
             )
         manifest.variations = max(manifest.variations, previous.variations)
@@ -148,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
             str(out),
             args.action_noise,
             args.grasp_miss,
+            args.descent_steps,
         )
         for index in todo
     ]
@@ -175,7 +192,12 @@ def collect_episode(job: CollectJob) -> Attempts:
         robot_seed, human_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
         miss_m = _miss_distance(job, attempt)
         robot = sim.robot_demo(
-            env, variation, seed=robot_seed, action_noise=job.action_noise, miss_m=miss_m
+            env,
+            variation,
+            seed=robot_seed,
+            action_noise=job.action_noise,
+            miss_m=miss_m,
+            descent_steps=job.descent_steps,
         )
         if not robot["success"]:
             robot_failures += 1

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import sim
-from sim.experts import PUSHER_HALF_M, plan
+from sim.experts import DESCENT_STEPS, PUSHER_HALF_M, plan
 
 # An honest bar for a sample of 10 when the measured rate is >= 95% (benchmarks/sim_speed.py).
 MIN_SUCCESSES_OF_10 = 9
@@ -121,3 +121,57 @@ def test_bad_miss_is_a_clear_error() -> None:
             sim.robot_demo(env, variation, seed=0, miss_m=0.03)
         with pytest.raises(sim.SimError, match="miss_m"):
             sim.robot_demo(env, variation, seed=0, miss_m=float("nan"))
+
+
+def test_slower_descent_spends_more_steps_near_the_grasp() -> None:
+    with sim.make_env("pick_place") as env:
+        variation = sim.sample_variation("pick_place", "train", np.random.default_rng(100))
+        fast = sim.robot_demo(env, variation, seed=100)
+        np.testing.assert_array_equal(
+            sim.robot_demo(env, variation, seed=100, descent_steps=DESCENT_STEPS)["states"],
+            fast["states"],
+        )
+        slow = sim.robot_demo(env, variation, seed=100, descent_steps=6)
+    assert fast["success"] and slow["success"]
+    assert slow["actions"].shape == fast["actions"].shape
+
+    def frames_near_the_grasp(demo) -> int:
+        """Frames before the close with the hand less than 9 cm above where it closes."""
+        close = int(np.argmax(demo["actions"][:, 3] > 0))
+        heights = demo["states"][:close, 2] - demo["states"][close, 2]
+        return int(np.sum(heights < 0.09))
+
+    near_fast, near_slow = frames_near_the_grasp(fast), frames_near_the_grasp(slow)
+    assert near_slow >= near_fast + 3, (near_fast, near_slow)
+
+
+def test_bad_descent_steps_is_a_clear_error() -> None:
+    with sim.make_env("push") as env:
+        variation = sim.sample_variation("push", "train", np.random.default_rng(0))
+        with pytest.raises(sim.SimError, match="descent_steps is for pick_place"):
+            sim.robot_demo(env, variation, seed=0, descent_steps=6)
+    with sim.make_env("pick_place") as env:
+        variation = sim.sample_variation("pick_place", "train", np.random.default_rng(0))
+        for bad in (0, 2.5, True):
+            with pytest.raises(sim.SimError, match="descent_steps"):
+                sim.robot_demo(env, variation, seed=0, descent_steps=bad)
+
+
+def test_a_slow_descent_that_does_not_fit_the_episode_falls_back_to_a_faster_one() -> None:
+    variation = sim.sample_variation("pick_place", "train", np.random.default_rng(100))
+    with sim.make_env("pick_place") as env:
+        obs, _ = env.reset(seed=100, variation=variation)
+        start = obs["state"][:3].astype(np.float64)
+        moving = np.any(np.diff(plan(env, start).positions, axis=0) != 0, axis=1)
+        needed = int(np.flatnonzero(moving)[-1]) + 1  # steps the default plan uses
+    with sim.make_env("pick_place", sim.EnvConfig(episode_steps=needed + 1)) as env:
+        obs, _ = env.reset(seed=100, variation=variation)
+        start = obs["state"][:3].astype(np.float64)
+        default = plan(env, start)
+        slowed = plan(env, start, descent_steps=20)  # 20 never fits: one step more does
+    closes = [int(np.argmax(t.grippers > 0)) for t in (default, slowed)]
+    assert closes[1] == closes[0] + 1
+    with sim.make_env("pick_place", sim.EnvConfig(episode_steps=needed - 1)) as env:
+        obs, _ = env.reset(seed=100, variation=variation)
+        with pytest.raises(sim.SimError, match="raise episode_steps"):
+            plan(env, obs["state"][:3].astype(np.float64), descent_steps=20)
