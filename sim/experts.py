@@ -7,7 +7,6 @@ The same plan drives the human-like demonstrator (sim.avatar). Must not import t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -22,7 +21,7 @@ APPROACH_CLEARANCE_M = 0.10  # above the object before descending onto it
 CARRY_Z_M = 0.20  # height for carrying over the other objects and the tray walls
 GRIP_STEPS = 3  # steps to close the fingers (pybullet pandaGraspTest closes in ~0.2 s)
 DESCENT_STEPS = 2  # least steps of the descent from APPROACH_CLEARANCE_M onto a grasp (the
-# plan's speed makes it 3); robot_demo(descent_steps=) can slow it down
+# plan's speed makes it 3); robot_demo(descent_steps=) can slow it down (Waypoint.slow_steps)
 RELEASE_STEPS = 2
 PUSH_Z_M = 0.022  # end-effector height while pushing: fingertips ~1 cm above the table
 PUSH_BACKOFF_M = 0.035  # gap between pusher and object before the push
@@ -46,13 +45,16 @@ class Waypoint:
     """Reach `position` (3,) with the gripper command held at `gripper`, in >= `min_steps` steps.
 
     `speed_m` caps the metres per step of this segment; `label` names it: "push" segments are
-    steered by the object's state every step, "retreat" goes straight up (desired_position)."""
+    steered by the object's state every step, "retreat" goes straight up (desired_position).
+    `slow_steps` stretches the segment to that many steps where the episode leaves time
+    (time_parameterise)."""
 
     position: tuple[float, float, float]
     gripper: float
     min_steps: int = 1
     speed_m: float = PLAN_SPEED_M
     label: str = ""
+    slow_steps: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,8 @@ class Trajectory:
 def grasp_waypoints(
     lo: np.ndarray, hi: np.ndarray, descent_steps: int = DESCENT_STEPS
 ) -> list[Waypoint]:
-    """Above the object with bounds `lo`/`hi` (3,), down in >= `descent_steps` steps, close,
-    lift to carry height."""
+    """Above the object with bounds `lo`/`hi` (3,), down (slowed to `descent_steps` steps where
+    the episode leaves time), close, lift to carry height."""
     centre = (lo + hi) / 2
     # Grasp around the middle, but keep the hand (3.5 cm above the grasp point) off the top.
     grasp_z = max(0.015, min(centre[2], hi[2] - 0.03))
@@ -79,7 +81,7 @@ def grasp_waypoints(
     grasp = (centre[0], centre[1], grasp_z)
     return [
         Waypoint(above, OPEN),
-        Waypoint(grasp, OPEN, descent_steps),
+        Waypoint(grasp, OPEN, min(descent_steps, DESCENT_STEPS), slow_steps=descent_steps),
         Waypoint(grasp, CLOSE, GRIP_STEPS),
         Waypoint((centre[0], centre[1], CARRY_Z_M), CLOSE),
     ]
@@ -88,8 +90,8 @@ def grasp_waypoints(
 def pick_place_waypoints(
     env: ManipulationEnv, pusher_half_m: float, descent_steps: int = DESCENT_STEPS
 ) -> list[Waypoint]:
-    """Grasp and lift the target (descending onto it in >= `descent_steps` steps), carry it
-    over the target tray, lower, open, back off.
+    """Grasp and lift the target (descending onto it in up to `descent_steps` steps, see
+    grasp_waypoints), carry it over the target tray, lower, open, back off.
 
     `pusher_half_m` is unused (nothing pushes here); it keeps the WAYPOINTS signature uniform."""
     lo, hi = env.scene.target_bounds(env.bullet)
@@ -105,10 +107,13 @@ def pick_place_waypoints(
     ]
 
 
-def push_waypoints(env: ManipulationEnv, pusher_half_m: float) -> list[Waypoint]:
+def push_waypoints(
+    env: ManipulationEnv, pusher_half_m: float, descent_steps: int = DESCENT_STEPS
+) -> list[Waypoint]:
     """Close the fingers, go behind the target (away from the goal), push it onto the goal.
 
-    `pusher_half_m` is the pusher's half thickness (closed fingers, or the avatar's hand)."""
+    `pusher_half_m` is the pusher's half thickness (closed fingers, or the avatar's hand);
+    `descent_steps` is unused (nothing is grasped); it keeps the WAYPOINTS signature uniform."""
     lo, hi = env.scene.target_bounds(env.bullet)
     centre = (lo[:2] + hi[:2]) / 2
     goal = env.scene.target_slot_xy
@@ -138,32 +143,9 @@ def plan(
 ) -> Trajectory:
     """The task's waypoints from privileged state, time-parameterised from `start` (3,) into
     exactly env.episode_steps steps. `descent_steps` is for pick_place's grasp."""
-    if env.task == "pick_place":
-        trajectory = _slowest_descent_that_fits(
-            lambda descent: time_parameterise(
-                start,
-                pick_place_waypoints(env, pusher_half_m, descent),
-                env.episode_steps,
-                env.task,
-            ),
-            descent_steps,
-        )
-    else:
-        waypoints = WAYPOINTS[env.task](env, pusher_half_m)
-        trajectory = time_parameterise(start, waypoints, env.episode_steps, env.task)
+    waypoints = WAYPOINTS[env.task](env, pusher_half_m, descent_steps)
+    trajectory = time_parameterise(start, waypoints, env.episode_steps, env.task)
     return replace(trajectory, pusher_half_m=pusher_half_m)
-
-
-def _slowest_descent_that_fits(make: Callable[[int], Trajectory], descent_steps: int) -> Trajectory:
-    """`make(descent)` for the largest descent <= `descent_steps` whose plan fits the episode,
-    down to DESCENT_STEPS (whose SimError is raised if that does not fit either): a scene whose
-    plan is long anyway gets a faster descent rather than no demo."""
-    for descent in range(descent_steps, DESCENT_STEPS, -1):
-        try:
-            return make(descent)
-        except SimError:
-            continue
-    return make(min(descent_steps, DESCENT_STEPS))
 
 
 def time_parameterise(
@@ -171,21 +153,34 @@ def time_parameterise(
 ) -> Trajectory:
     """Straight segments through `waypoints` from `start` (3,), exactly `total` steps.
 
-    Each segment gets ceil(length / speed_m) steps (at least its min_steps); the rest of the
-    episode holds still at the last waypoint (keeping the last segment's label).
+    Each segment gets ceil(length / speed_m) steps (at least its min_steps), stretched toward
+    its slow_steps as far as the episode leaves time (a scene whose plan is long anyway gets
+    a faster segment rather than no plan); the rest of the episode holds still at the last
+    waypoint (keeping the last segment's label).
     """
-    positions, grippers, labels = [np.asarray(start, dtype=np.float64)], [], []
-    for wp in waypoints:
-        a, b = positions[-1], np.asarray(wp.position)
-        n = max(wp.min_steps, math.ceil(np.linalg.norm(b - a) / wp.speed_m - 1e-9))
+    # Each segment starts where the previous one's interpolation ended, which can differ from
+    # its waypoint in the last bit (plans stay bit-identical to those datasets were made with).
+    targets = [np.asarray(wp.position) for wp in waypoints]
+    starts = [np.asarray(start, dtype=np.float64)]
+    for b in targets[:-1]:
+        starts.append(starts[-1] + (b - starts[-1]))
+    steps = [
+        max(wp.min_steps, math.ceil(np.linalg.norm(b - a) / wp.speed_m - 1e-9))
+        for wp, a, b in zip(waypoints, starts, targets, strict=True)
+    ]
+    if sum(steps) > total:
+        raise SimError(
+            f"the {name} plan needs {sum(steps)} steps but episode_steps={total}; "
+            "raise episode_steps"
+        )
+    for i, wp in enumerate(waypoints):
+        steps[i] += max(0, min(wp.slow_steps - steps[i], total - sum(steps)))
+    positions, grippers, labels = [starts[0]], [], []
+    for wp, a, b, n in zip(waypoints, starts, targets, steps, strict=True):
         positions.extend(a + (b - a) * (k / n) for k in range(1, n + 1))
         grippers.extend([wp.gripper] * n)
         labels.extend([wp.label] * n)
     used = len(grippers)
-    if used > total:
-        raise SimError(
-            f"the {name} plan needs {used} steps but episode_steps={total}; raise episode_steps"
-        )
     positions.extend([positions[-1]] * (total - used))
     grippers.extend([grippers[-1]] * (total - used))
     labels.extend([labels[-1]] * (total - used))
@@ -245,13 +240,12 @@ def retry_trajectory(
     then the whole task again from the target's present pose, in exactly `steps` steps; None
     if that does not fit (the clean plan then goes on, and the demo most likely fails)."""
     rise = (float(ee[0]), float(ee[1]), float(ee[2]) + RETRY_RISE_M)
-
-    def make(descent: int) -> Trajectory:
-        waypoints = [Waypoint(rise, OPEN, 2), *pick_place_waypoints(env, PUSHER_HALF_M, descent)]
-        return time_parameterise(np.asarray(ee, dtype=np.float64), waypoints, steps, "retry")
-
+    waypoints = [
+        Waypoint(rise, OPEN, 2),
+        *pick_place_waypoints(env, PUSHER_HALF_M, descent_steps),
+    ]
     try:
-        return _slowest_descent_that_fits(make, descent_steps)
+        return time_parameterise(np.asarray(ee, dtype=np.float64), waypoints, steps, "retry")
     except SimError:
         return None
 
@@ -282,10 +276,11 @@ def robot_demo(
     now is (`retry_trajectory`, re-planned from the state at every step). If they hold
     something, the clean plan goes on. "retried" says whether the demo re-grasped.
 
-    `descent_steps` (pick_place only) is the least number of steps the expert takes for the
-    last APPROACH_CLEARANCE_M down onto its grasp. The default's plan speed makes it 3 steps;
-    more give the demo (and with `action_noise` its corrections) more frames with the hand
-    near the object. The human-like demonstrator (sim.human_demo) keeps the default.
+    `descent_steps` (pick_place only) is how many steps the expert takes for the last
+    APPROACH_CLEARANCE_M down onto its grasp, where the episode leaves time (fewer where it
+    does not, down to the default's 3, which the plan's speed sets). More give the demo (and
+    with `action_noise` its corrections) more frames with the hand near the object. The
+    human-like demonstrator (sim.human_demo) keeps the default.
 
     Returns:
         {"frames": uint8 (T, H, W, 3), "states": float32 (T, 4), "actions": float32 (T, 4),
@@ -359,12 +354,5 @@ def _shifted_plan(
     """The pick_place grasp plan for the target moved by `shift` (2,) metres in x/y."""
     lo, hi = env.scene.target_bounds(env.bullet)
     delta = np.append(shift, 0.0)
-    return _slowest_descent_that_fits(
-        lambda descent: time_parameterise(
-            start,
-            grasp_waypoints(lo + delta, hi + delta, descent),
-            env.episode_steps,
-            "missed grasp",
-        ),
-        descent_steps,
-    )
+    waypoints = grasp_waypoints(lo + delta, hi + delta, descent_steps)
+    return time_parameterise(start, waypoints, env.episode_steps, "missed grasp")

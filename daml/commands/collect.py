@@ -81,9 +81,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--descent-steps",
         type=int,
         default=DESCENT_STEPS,
-        help="pick_place: least steps the robot expert takes for its last 10 cm down onto the "
-        f"grasp (default {DESCENT_STEPS}, which the plan's speed makes 3); more give the demos "
-        "more frames with the hand near the object. Human demos keep the default",
+        help="pick_place: steps the robot expert takes for its last 10 cm down onto the grasp "
+        f"where the episode leaves time (default {DESCENT_STEPS}, which the plan's speed makes "
+        "3); more give the demos more frames with the hand near the object. Human demos keep "
+        "the default",
     )
     parser.add_argument(
         "--repair",
