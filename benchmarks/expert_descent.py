@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.variations < 1:
         parser.error("--variations must be >= 1")
+    if min(args.descent_steps) < 1 or not args.action_noise >= 0.0:
+        parser.error("--descent-steps must be >= 1 and --action-noise >= 0")
     print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     for descent_steps in args.descent_steps:
