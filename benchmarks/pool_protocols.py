@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from val_protocol import exact_mcnemar, read_report
+from val_protocol import discordant_counts, exact_mcnemar, read_report
 
 
 def pooled_outcomes(dirs: list[Path]) -> tuple[dict[str, list[bool]], list[str]]:
@@ -58,9 +58,7 @@ def paired_counts(
             )
         a += first[name]
         b += second[name]
-    only_first = sum(x and not y for x, y in zip(a, b, strict=True))
-    only_second = sum(y and not x for x, y in zip(a, b, strict=True))
-    return len(a), sum(a), sum(b), only_first, only_second
+    return len(a), sum(a), sum(b), *discordant_counts(a, b)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,6 +40,13 @@ def exact_mcnemar(only_first: int, only_second: int) -> float:
     return min(1.0, 2 * tail)
 
 
+def discordant_counts(first: list[bool], second: list[bool]) -> tuple[int, int]:
+    """(episodes only `first` solved, episodes only `second` solved), paired by position."""
+    only_first = sum(x and not y for x, y in zip(first, second, strict=True))
+    only_second = sum(y and not x for x, y in zip(first, second, strict=True))
+    return only_first, only_second
+
+
 @dataclass(frozen=True)
 class EpisodeSet:
     """One set of validation episodes: the dataset (seed None) or `count` sampled with `seed`."""
@@ -155,8 +162,7 @@ def print_table(table: dict, sets: list[str]) -> None:
     for name in names[1:]:
         a = [x for s in sets for x in table[first][s]]
         b = [x for s in sets for x in table[name][s]]
-        only_first = sum(x and not y for x, y in zip(a, b, strict=True))
-        only_second = sum(y and not x for x, y in zip(a, b, strict=True))
+        only_first, only_second = discordant_counts(a, b)
         p = exact_mcnemar(only_first, only_second)
         print(
             f"{name} vs {first}: discordant {only_second} (only {name}) vs {only_first} "
