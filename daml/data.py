@@ -48,6 +48,7 @@ class Manifest:
     action_noise: float = 0.0  # DART noise on the expert's executed motion (sim.robot_demo)
     grasp_miss: float = 0.0  # fraction of robot demos that miss their first grasp and recover
     descent_steps: int = 2  # least steps of the robot expert's descent onto a pick_place grasp
+    # (sim.experts.DESCENT_STEPS; tests/test_collect.py ties the three spellings together)
     human_masks: bool = False  # every episode stores the avatar's pixels (train.avatar_hue_jitter)
     format_version: int = FORMAT_VERSION
     daml_version: str = ""

@@ -10,7 +10,7 @@ import pytest
 import sim.experts
 from daml.cli import main
 from daml.commands.collect import DESCENT_STEPS
-from daml.data import DemoDataset, episode_path
+from daml.data import DemoDataset, Manifest, episode_path
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +191,8 @@ def test_slow_descent_collection_is_recorded_and_not_mixed(tmp_path, capsys, dam
     assert daml_collect(out, "--descent-steps", "6", task="pick_place", variations=1) == 0
     assert json.loads((out / "manifest.json").read_text())["descent_steps"] == 6
     assert DESCENT_STEPS == sim.experts.DESCENT_STEPS  # the CLI's default is the expert's
+    # ... and what a manifest written before the field existed is read as
+    assert Manifest.__dataclass_fields__["descent_steps"].default == DESCENT_STEPS
     capsys.readouterr()
     assert daml_collect(out, task="pick_place", variations=2) == 2  # resuming at the default
     err = capsys.readouterr().err.strip().splitlines()
