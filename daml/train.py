@@ -10,6 +10,7 @@ import json
 import math
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from daml.augment import hue_angles, rotate_hue
 from daml.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from daml.config import RunConfig, TrainConfig
 from daml.data import DemoDataset, MetaBatch, MetaBatchLoader, write_bytes_atomic
+from daml.dataset_union import DatasetUnion, open_training_data
 from daml.errors import ConfigError, DataError
 from daml.meta import (
     FIRST_ORDER_WARNING,
@@ -82,7 +84,7 @@ def load_run_config(run_dir: str | Path) -> RunConfig:
     return RunConfig.load(path)
 
 
-def fit_to_dataset(config: RunConfig, dataset: DemoDataset) -> RunConfig:
+def fit_to_dataset(config: RunConfig, dataset: DemoDataset | DatasetUnion) -> RunConfig:
     """Take image size, T and robot-state statistics from the training data."""
     states = np.concatenate(
         [dataset[i].robot_states for i in range(min(len(dataset), STATE_STATS_EPISODES))]
@@ -119,7 +121,7 @@ class RunState:
 
 def train(
     config: RunConfig,
-    data_dir: str | Path,
+    data_dir: str | Path | Sequence[str | Path],
     out_dir: str | Path,
     val_dir: str | Path | None = None,
     resume: bool = False,
@@ -135,9 +137,10 @@ def train(
     "cosine", only if train.steps and the schedule fields are unchanged: the schedule spans
     [train.lr_decay_start, train.steps]). Without
     `resume`, train.init_checkpoint (if set) seeds the params instead of a random init.
+    Several `data_dir`s train as one set (DatasetUnion: one task, one frame format).
     """
     run_dir, torch_device = Path(out_dir), resolve_device(device)
-    dataset = DemoDataset(data_dir)
+    dataset = open_training_data(data_dir)
     # 1. params and optimizer: fresh, or restored from last.pt
     run = _start_run(config, dataset, run_dir, resume, torch_device)
     config = run.config
@@ -188,7 +191,11 @@ def train(
 
 
 def _start_run(
-    config: RunConfig, dataset: DemoDataset, run_dir: Path, resume: bool, device: torch.device
+    config: RunConfig,
+    dataset: DemoDataset | DatasetUnion,
+    run_dir: Path,
+    resume: bool,
+    device: torch.device,
 ) -> RunState:
     if resume:
         checkpoint = load_checkpoint(run_dir / LAST_NAME, kind="meta")
@@ -293,7 +300,7 @@ def _check_resume_config(saved: RunConfig, given: RunConfig) -> None:
 
 
 def _check_dataset(
-    dataset: DemoDataset, config: RunConfig, what: str, can_warm_start: bool = False
+    dataset: DemoDataset | DatasetUnion, config: RunConfig, what: str, can_warm_start: bool = False
 ) -> None:
     """Refuse data collected at another image size or episode length than the model's.
 

@@ -2,6 +2,7 @@
 
 Examples:
     daml train --data data/pick_place --val-data data/pick_place_val --out runs/pp
+    daml train --data data/pick_place_s13 data/pick_place_s19 --out runs/pp_both --init pp.pt
     daml train --data data/pick_place --out runs/pp --steps 5000 --config cfg.json
     daml train --data data/pick_place --out runs/pp --resume --steps 8000
     daml train --data data/pick_place --out runs/pp_gpu --device cuda
@@ -26,7 +27,12 @@ from daml.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="training dataset dir (daml collect)")
+    parser.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        help="training dataset dir(s) (daml collect); several of one task train as one set",
+    )
     parser.add_argument("--out", required=True, help="run dir, e.g. runs/NAME")
     parser.add_argument("--val-data", help="held-out dataset dir for validation and best.pt")
     parser.add_argument("--steps", type=int, help="total meta-steps (overrides train.steps)")
