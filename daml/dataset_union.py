@@ -11,7 +11,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import replace
 from itertools import accumulate
-from pathlib import Path
 
 from daml.data import DemoDataset, Episode
 from daml.errors import DataError
@@ -41,7 +40,6 @@ class DatasetUnion:
             human_masks=all(part.manifest.human_masks for part in self.parts),
         )
         self.root = " + ".join(str(part.root) for part in self.parts)
-        self.paths: list[Path] = [path for part in self.parts for path in part.paths]
         self._ends = list(accumulate(len(part) for part in self.parts))
 
     def __len__(self) -> int:
