@@ -85,10 +85,11 @@ def load_run_config(run_dir: str | Path) -> RunConfig:
 
 
 def fit_to_dataset(config: RunConfig, dataset: DemoDataset | DatasetUnion) -> RunConfig:
-    """Take image size, T and robot-state statistics from the training data."""
-    states = np.concatenate(
-        [dataset[i].robot_states for i in range(min(len(dataset), STATE_STATS_EPISODES))]
-    )
+    """Take image size, T and robot-state statistics from the training data.
+
+    The state statistics read STATE_STATS_EPISODES episodes spread evenly over the whole
+    dataset, so every part of a DatasetUnion counts, not just the first directory."""
+    states = np.concatenate([dataset[i].robot_states for i in state_stats_indices(len(dataset))])
     state_mean, state_std = state_statistics(states)
     model = replace(
         config.model,
@@ -98,6 +99,12 @@ def fit_to_dataset(config: RunConfig, dataset: DemoDataset | DatasetUnion) -> Ru
         state_std=state_std,
     )
     return replace(config, model=model)
+
+
+def state_stats_indices(n_episodes: int) -> list[int]:
+    """Up to STATE_STATS_EPISODES distinct episode indices spread evenly over range(n)."""
+    count = min(n_episodes, STATE_STATS_EPISODES)
+    return sorted({int(round(v)) for v in np.linspace(0, n_episodes - 1, count)})
 
 
 def state_statistics(states: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
+from daml import train
 from daml.checkpoint import load_checkpoint
 from daml.cli import main
 from daml.data import DemoDataset, MetaBatchLoader
@@ -86,3 +87,18 @@ def test_cli_trains_on_two_directories_and_refuses_a_mismatch(
     err = capsys.readouterr().err
     assert "must match in task, image_px" in err and len(err.strip().splitlines()) == 1
     assert not refused.exists()
+
+
+def test_state_statistics_read_every_part_of_a_union(two_parts, tiny_run_config, monkeypatch):
+    assert train.state_stats_indices(3) == [0, 1, 2]
+    assert (
+        train.state_stats_indices(1000)[:2] == [0, 16]
+        and len(train.state_stats_indices(1000)) == 64
+    )
+    monkeypatch.setattr(train, "STATE_STATS_EPISODES", 4)
+    union = DatasetUnion(list(two_parts))
+    assert train.state_stats_indices(len(union)) == [0, 5, 10, 15]  # 10 and 15 are part two
+    fitted = train.fit_to_dataset(tiny_run_config, union)
+    states = np.concatenate([union[i].robot_states for i in (0, 5, 10, 15)])
+    mean, std = train.state_statistics(states)
+    assert fitted.model.state_mean == mean and fitted.model.state_std == std
