@@ -32,6 +32,7 @@ from daml.meta import (
     trainable_params,
     validation_losses,
 )
+from daml.preload import PreloadedEpisodes
 from daml.warm_start import check_init_options, warm_start
 
 CONFIG_NAME = "config.json"
@@ -134,6 +135,7 @@ def train(
     resume: bool = False,
     device: str = "auto",
     progress: bool = True,
+    preload: bool = False,
 ) -> TrainResult:
     """Meta-train until config.train.steps; resume continues last.pt's step, optimizer and batches.
 
@@ -145,6 +147,8 @@ def train(
     [train.lr_decay_start, train.steps]). Without
     `resume`, train.init_checkpoint (if set) seeds the params instead of a random init.
     Several `data_dir`s train as one set (DatasetUnion: one task, one frame format).
+    `preload` decodes every training episode into memory before the first step (daml/preload.py;
+    the same batches, without a disk read per step: for GPU runs).
     """
     run_dir, torch_device = Path(out_dir), resolve_device(device)
     dataset = open_training_data(data_dir)
@@ -164,14 +168,15 @@ def train(
         last_val = metrics.append(0, "val", _validate(run.learner, val_batches))
 
     # 3. the loop: sample tasks, adapt on each human video, BC on its robot demo, Adam
-    loader = MetaBatchLoader(dataset, config.train.meta_batch, config.train.seed, run.step)
+    episodes = PreloadedEpisodes(dataset, progress=progress) if preload else dataset
+    loader = MetaBatchLoader(episodes, config.train.meta_batch, config.train.seed, run.step)
     batches = iter(loader)
     window = TrainWindow(config.train.meta_batch)
     bar = tqdm(total=config.train.steps, initial=run.step, desc="meta-train", disable=not progress)
     try:
         while run.step < config.train.steps:
-            batch = augment_batch(next(batches), run.step, config.train)
-            window.add(_meta_step(run, batch.to(torch_device)))
+            batch = augment_batch(next(batches).to(torch_device), run.step, config.train)
+            window.add(_meta_step(run, batch))
             run.step += 1
             bar.update(1)
             if _due(run, config.train.log_every):

@@ -1,0 +1,71 @@
+"""`daml train --preload`: episodes decoded into memory once, the same training, a clear refusal."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from daml.checkpoint import load_checkpoint
+from daml.cli import main
+from daml.data import DemoDataset
+from daml.dataset_union import DatasetUnion
+from daml.errors import ConfigError
+from daml.preload import PreloadedEpisodes, episode_nbytes
+
+
+def _same_episode(a, b) -> bool:
+    keys = ("robot_frames", "robot_states", "robot_actions", "human_frames", "human_masks")
+    return a.variation == b.variation and all(
+        np.array_equal(getattr(a, key), getattr(b, key)) for key in keys
+    )
+
+
+def test_preloaded_episodes_equal_the_datasets_in_order(synthetic_data_dirs):
+    dataset = DemoDataset(synthetic_data_dirs["train"])
+    preloaded = PreloadedEpisodes(dataset, threads=3, progress=False)
+    assert len(preloaded) == len(dataset) == 64
+    assert preloaded.root == dataset.root and preloaded.manifest == dataset.manifest
+    assert all(_same_episode(preloaded[i], dataset[i]) for i in range(len(dataset)))
+    assert preloaded.nbytes == sum(episode_nbytes(dataset[i]) for i in range(len(dataset)))
+
+
+def test_preloads_a_union_in_the_unions_order(tmp_path, synthetic_dataset):
+    first = synthetic_dataset(tmp_path / "a", 5, seed=11, split="train")
+    second = synthetic_dataset(tmp_path / "b", 4, seed=12, split="train")
+    union = DatasetUnion([first, second])
+    preloaded = PreloadedEpisodes(union, threads=2, progress=False)
+    assert len(preloaded) == 9
+    assert all(_same_episode(preloaded[i], union[i]) for i in range(9))
+
+
+def test_refuses_a_set_larger_than_the_available_memory(synthetic_data_dirs, monkeypatch):
+    dataset = DemoDataset(synthetic_data_dirs["train"])
+    monkeypatch.setattr("daml.preload.available_memory_bytes", lambda: 1000)
+    with pytest.raises(ConfigError, match=r"preloading 64 episodes .* train without --preload"):
+        PreloadedEpisodes(dataset, progress=False)
+
+
+def test_preloaded_training_matches_training_from_disk(
+    tmp_path, synthetic_data_dirs, tiny_run_config, capsys
+):
+    train = replace(tiny_run_config.train, steps=3, avatar_hue_jitter=0.5)
+    config = replace(tiny_run_config, train=train)
+    path = tmp_path / "cfg.json"
+    path.write_text(config.to_json())
+    runs = {}
+    for name, extra in (("disk", []), ("memory", ["--preload"])):
+        out = tmp_path / name
+        args = [
+            "train", "--data", str(synthetic_data_dirs["train"]), "--out", str(out),
+            "--config", str(path), "--device", "cpu", "--threads", "1", "--no-progress", *extra,
+        ]  # fmt: skip
+        assert main(args) == 0
+        runs[name] = load_checkpoint(out / "last.pt")
+    assert "trained 3 steps" in capsys.readouterr().out
+    disk, memory = runs["disk"], runs["memory"]
+    assert disk.step == memory.step == 3
+    for name in disk.params:
+        assert torch.equal(disk.params[name], memory.params[name]), name
