@@ -155,6 +155,8 @@ def train(
     # 1. params and optimizer: fresh, or restored from last.pt
     run = _start_run(config, dataset, run_dir, resume, torch_device)
     config = run.config
+    # (before anything is written, so a set too large to hold leaves no half-made run dir)
+    episodes = PreloadedEpisodes(dataset, progress=progress) if preload else dataset
     run_dir.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(run_dir / CONFIG_NAME, config.to_json().encode())
     metrics = MetricsLog(run_dir / METRICS_NAME, keep_until_step=run.step if resume else -1)
@@ -168,7 +170,6 @@ def train(
         last_val = metrics.append(0, "val", _validate(run.learner, val_batches))
 
     # 3. the loop: sample tasks, adapt on each human video, BC on its robot demo, Adam
-    episodes = PreloadedEpisodes(dataset, progress=progress) if preload else dataset
     loader = MetaBatchLoader(episodes, config.train.meta_batch, config.train.seed, run.step)
     batches = iter(loader)
     window = TrainWindow(config.train.meta_batch)

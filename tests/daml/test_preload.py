@@ -69,3 +69,21 @@ def test_preloaded_training_matches_training_from_disk(
     assert disk.step == memory.step == 3
     for name in disk.params:
         assert torch.equal(disk.params[name], memory.params[name]), name
+
+
+def test_cli_refusal_exits_2_with_one_line_and_writes_no_run_dir(
+    tmp_path, synthetic_data_dirs, tiny_run_config, monkeypatch, capsys
+):
+    monkeypatch.setattr("daml.preload.available_memory_bytes", lambda: 1000)
+    config_path = tmp_path / "cfg.json"
+    config_path.write_text(tiny_run_config.to_json())
+    out = tmp_path / "run"
+    args = [
+        "train", "--data", str(synthetic_data_dirs["train"]), "--out", str(out),
+        "--config", str(config_path), "--device", "cpu", "--threads", "1", "--no-progress",
+        "--preload",
+    ]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "train without --preload" in err and err.count("\n") == 1
+    assert not out.exists()
