@@ -118,6 +118,12 @@ class Episode:
     variation: dict[str, Any]
     human_masks: np.ndarray | None = None
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes the episode's arrays hold in memory (decoded)."""
+        arrays = (getattr(self, key) for key in (*_ARRAY_KEYS, *_OPTIONAL_KEYS))
+        return sum(array.nbytes for array in arrays if array is not None)
+
     def validate(self, source: str = "episode") -> None:
         """Raise DataError unless shapes and dtypes follow the format."""
         frames, states, actions = self.robot_frames, self.robot_states, self.robot_actions

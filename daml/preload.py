@@ -34,18 +34,6 @@ def available_memory_bytes() -> int | None:
     return None
 
 
-def episode_nbytes(episode: Episode) -> int:
-    """Bytes one decoded episode holds in memory (its arrays)."""
-    arrays = (
-        episode.robot_frames,
-        episode.robot_states,
-        episode.robot_actions,
-        episode.human_frames,
-        episode.human_masks,
-    )
-    return sum(array.nbytes for array in arrays if array is not None)
-
-
 class PreloadedEpisodes:
     """Every episode of a dataset (DemoDataset or DatasetUnion), decoded and held in memory.
 
@@ -56,12 +44,9 @@ class PreloadedEpisodes:
 
     def __init__(self, dataset: Any, threads: int | None = None, progress: bool = True) -> None:
         self.root, self.manifest = dataset.root, dataset.manifest
-        count = len(dataset)
-        if count == 0:
-            self.episodes: list[Episode] = []
-            return
+        count = len(dataset)  # >= 1: DemoDataset refuses a directory without episodes
         first = dataset[0]
-        needed = episode_nbytes(first) * count
+        needed = first.nbytes * count
         available = available_memory_bytes()
         if available is not None and needed > MEMORY_HEADROOM * available:
             raise ConfigError(
@@ -70,7 +55,7 @@ class PreloadedEpisodes:
             )
         threads = threads or min(16, os.cpu_count() or 1)
         bar = tqdm(total=count, initial=1, desc="preload", unit="ep", disable=not progress)
-        episodes = [first]
+        episodes: list[Episode] = [first]
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="daml-preload") as pool:
             for episode in pool.map(dataset.__getitem__, range(1, count)):
                 episodes.append(episode)
@@ -87,4 +72,4 @@ class PreloadedEpisodes:
     @property
     def nbytes(self) -> int:
         """Bytes the decoded episodes hold."""
-        return sum(episode_nbytes(episode) for episode in self.episodes)
+        return sum(episode.nbytes for episode in self.episodes)

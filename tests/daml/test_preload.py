@@ -13,7 +13,7 @@ from daml.cli import main
 from daml.data import DemoDataset
 from daml.dataset_union import DatasetUnion
 from daml.errors import ConfigError
-from daml.preload import PreloadedEpisodes, episode_nbytes
+from daml.preload import PreloadedEpisodes
 
 
 def _same_episode(a, b) -> bool:
@@ -29,7 +29,7 @@ def test_preloaded_episodes_equal_the_datasets_in_order(synthetic_data_dirs):
     assert len(preloaded) == len(dataset) == 64
     assert preloaded.root == dataset.root and preloaded.manifest == dataset.manifest
     assert all(_same_episode(preloaded[i], dataset[i]) for i in range(len(dataset)))
-    assert preloaded.nbytes == sum(episode_nbytes(dataset[i]) for i in range(len(dataset)))
+    assert preloaded.nbytes == sum(dataset[i].nbytes for i in range(len(dataset)))
 
 
 def test_preloads_a_union_in_the_unions_order(tmp_path, synthetic_dataset):
@@ -86,4 +86,23 @@ def test_cli_refusal_exits_2_with_one_line_and_writes_no_run_dir(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "train without --preload" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_a_corrupt_episode_exits_2_naming_it_before_any_run_file(
+    tmp_path, synthetic_dataset, tiny_run_config, capsys
+):
+    data = synthetic_dataset(tmp_path / "data", 6, seed=13, split="train")
+    broken = sorted((data / "episodes").glob("*.npz"))[4]
+    broken.write_bytes(broken.read_bytes()[:100])
+    config_path = tmp_path / "cfg.json"
+    config_path.write_text(tiny_run_config.to_json())
+    out = tmp_path / "run"
+    args = [
+        "train", "--data", str(data), "--out", str(out), "--config", str(config_path),
+        "--device", "cpu", "--threads", "1", "--no-progress", "--preload",
+    ]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert broken.name in err and "corrupt or truncated" in err and err.count("\n") == 1
     assert not out.exists()
