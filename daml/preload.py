@@ -1,7 +1,7 @@
 """A training set decoded into memory once, so meta-steps on a GPU never wait on npz reads.
 
-Reading a meta-batch from disk costs ~4 ms per episode (zlib inflate + npz parsing, on one
-thread of the dev box): 0.25 s for 64 tasks, slower than a GPU meta-step of that batch. With
+Reading a meta-batch from disk costs ~3.3 ms per episode (zlib inflate + npz parsing, on one
+thread of the dev box): 0.21 s for 64 tasks, over twice an H200's meta-step of that batch. With
 `daml train --preload` every episode is read once, by a thread pool (zlib releases the GIL),
 and the MetaBatchLoader then only stacks arrays that are already in memory.
 Must not import sim, pybullet or cv2.
