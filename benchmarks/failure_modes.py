@@ -16,8 +16,11 @@ objects, or to a wrong one, rather than to the target), and where the gripper fi
 x/y distance then to the centre of the target's bounding box (where the scripted expert grasps;
 a large one is a grasp attempted off the object), the same distance CLOSE_LOOKBACK steps
 earlier (how much of its x/y error the policy corrected while descending) and the control step,
-and how many rollouts closed the gripper more than once (a policy that re-opens after a missed
-grasp and tries again, as demos collected with `daml collect --grasp-miss` show).
+how many rollouts closed the gripper more than once (a policy that re-opens after a missed
+grasp and tries again, as demos collected with `daml collect --grasp-miss` show), how far the
+target got along the line from its start to its goal (% of that distance, at the end) and the
+last control step at which it still advanced (by more than ADVANCE_FRACTION of the distance): a
+push that loses the object midway stops advancing early and short of 100%.
 
     python benchmarks/failure_modes.py --checkpoint daml/pretrained/push.pt --data data/push_test
     python benchmarks/failure_modes.py --checkpoint daml/pretrained/push_mil.pt \
@@ -43,16 +46,19 @@ from daml.commands.eval import DatasetCases
 MOVED_M = 0.02  # x/y displacement that counts as "moved"
 LIFTED_M = 0.03  # height gain that counts as "lifted"
 CLOSE_LOOKBACK = 3  # steps before the first close at which the x/y error is also reported
+ADVANCE_FRACTION = 0.01  # a step that moves the target this share of the way to its goal
 OUTCOMES = ("success", "target moved, wrong slot", "target moved, imprecise", "wrong object",
             "nothing moved")  # fmt: skip
 
 
-def classify(env, policy, case) -> tuple[str, float, float, float, float, int, int]:
+def classify(env, policy, case) -> tuple[str, float, float, float, float, int, int, float, int]:
     """Roll `policy` out on `case`; (outcome, closest x/y approach of the gripper to the target,
     to the nearest other object, x/y distance from the gripper to the target's bounding-box centre
     CLOSE_LOOKBACK steps before the gripper first closed (or at step 0 if sooner) and when it
-    closed, in metres, that control step, and how many times it started closing); the x/y
-    distances and step are nan, nan and -1 if it never closed."""
+    closed, in metres, that control step, how many times it started closing, the target's final
+    progress along its start-to-goal line (1 = at the goal's distance) and the last step at which
+    it advanced); the x/y distances and step are nan, nan and -1 if it never closed, the last
+    step -1 if the target never advanced."""
     obs, _ = env.reset(seed=case.reset_seed, variation=case.variation)
     scene, target = env.scene, env.scene.variation.target_index
     start = np.array([env.bullet.pose(body)[0] for body in scene.object_bodies])
@@ -64,6 +70,8 @@ def classify(env, policy, case) -> tuple[str, float, float, float, float, int, i
     early_xy, close_xy, close_step = float("nan"), float("nan"), -1
     closings, was_closing = 0, False
     offsets = []  # x/y distance to grasp_xy before each step
+    line = scene.target_slot_xy - start[target, :2]  # the target's way to its goal
+    progress, advanced_step = 0.0, -1
     for step in range(env.episode_steps):
         offsets.append(float(np.linalg.norm(obs[OBS_STATE_KEY][:2] - grasp_xy)))
         action = policy.act(obs[OBS_IMAGE_KEY], obs[OBS_STATE_KEY])
@@ -79,6 +87,10 @@ def classify(env, policy, case) -> tuple[str, float, float, float, float, int, i
         peak = np.maximum(peak, now[:, 2])
         gripper_xy = obs[OBS_STATE_KEY][:2]
         closest = np.minimum(closest, np.linalg.norm(start[:, :2] - gripper_xy, axis=1))
+        now_progress = float((now[target, :2] - start[target, :2]) @ line / (line @ line))
+        if now_progress - progress > ADVANCE_FRACTION:
+            advanced_step = step
+        progress = now_progress
         if truncated:
             break
     moved = (np.linalg.norm(now[:, :2] - start[:, :2], axis=1) > MOVED_M) | (
@@ -91,6 +103,8 @@ def classify(env, policy, case) -> tuple[str, float, float, float, float, int, i
         close_xy,
         close_step,
         closings,
+        progress,
+        advanced_step,
     )
     if info["success"]:
         return "success", *measures
@@ -132,6 +146,7 @@ def main() -> None:
     approach: dict[str, list[tuple[float, float]]] = {name: [] for name in OUTCOMES}
     closing: dict[str, list[tuple[float, float, int]]] = {name: [] for name in OUTCOMES}
     regrasped: Counter[str] = Counter()
+    advance: dict[str, list[tuple[float, int]]] = {name: [] for name in OUTCOMES}
     with sim.make_env(cases.task, cases.env_config) as env:
         for index, case in enumerate(cases):
             if args.robot_demo:
@@ -141,7 +156,10 @@ def main() -> None:
                 )
             else:
                 policy = adapt_from_frames(learner, case.human_frames)
-            outcome, to_target, to_other, *close, closings = classify(env, policy, case)
+            outcome, to_target, to_other, *close, closings, progress, advanced = classify(
+                env, policy, case
+            )
+            advance[outcome].append((progress, advanced))
             counts[outcome] += 1
             approach[outcome].append((to_target, to_other))
             closing[outcome].append(tuple(close))
@@ -154,9 +172,10 @@ def main() -> None:
         "| outcome | episodes | share | median closest approach to the target / to another "
         "object, x/y (cm) | nearer another object | first close: median x/y to the target's box "
         f"centre {CLOSE_LOOKBACK} steps before -> then (cm), step | never closed "
-        "| closed more than once |"
+        "| closed more than once | target's progress to its goal at the end, median % "
+        "| target last advanced at step, median |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in OUTCOMES:
         pairs = np.array(approach[name]).reshape(-1, 2)
         medians = "-"
@@ -169,9 +188,14 @@ def main() -> None:
             early, then, step = np.median(closes, axis=0)
             first = f"{100 * early:.1f} -> {100 * then:.1f}, {step:.0f}"
         never = counts[name] - len(closes)
+        progress, last = "-", "-"
+        if advance[name]:
+            ends, steps_at = np.array(advance[name]).T
+            progress = f"{100 * np.median(ends):.0f}"
+            last = f"{np.median(steps_at):.0f}"
         print(
             f"| {name} | {counts[name]} | {counts[name] / total:.0%} | {medians} | {nearer} "
-            f"| {first} | {never} | {regrasped[name]} |"
+            f"| {first} | {never} | {regrasped[name]} | {progress} | {last} |"
         )
 
 
