@@ -7,6 +7,8 @@ Examples:
     .venv/bin/python benchmarks/meta_throughput.py                       # 4, 16, 64 tasks, CPU
     .venv/bin/python benchmarks/meta_throughput.py --tasks 8 --paths vmap --repeats 5
     .venv/bin/python benchmarks/meta_throughput.py --device cuda --tasks 4 16 64 256
+    .venv/bin/python benchmarks/meta_throughput.py --config configs/daml_push_wide_scratch_gpu.json
+        # that config's model and meta sections (image size and T from --image-px / --frames)
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 
-from daml.config import MetaConfig, ModelConfig
+from daml.config import MetaConfig, ModelConfig, RunConfig
 from daml.data import MetaBatch
 from daml.meta import Learner, meta_loss, meta_loss_per_task, trainable_params
 
@@ -83,16 +86,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed meta-steps per case")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda")
+    parser.add_argument(
+        "--config", help="JSON run config whose model and meta sections to time (default: defaults)"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    model_config = ModelConfig(image_px=args.image_px, episode_steps=args.frames)
-    meta_config = MetaConfig(second_order=not args.first_order)
+    run_config = RunConfig.load(args.config) if args.config else RunConfig()
+    model_config = replace(run_config.model, image_px=args.image_px, episode_steps=args.frames)
+    meta_config = replace(run_config.meta, second_order=not args.first_order)
+    model_name = f"model of {args.config}" if args.config else "default model"
     learner = Learner.create(model_config, meta_config, seed=0).to(device)
     order = "first" if args.first_order else "second"
     print(
-        f"DAML meta-step, {order} order, default model, T={args.frames}, "
+        f"DAML meta-step, {order} order, {model_name}, T={args.frames}, "
         f"{args.image_px}x{args.image_px}, {machine(device)}\n"
     )
     print("| tasks | " + " | ".join(f"{p} ms/step | {p} tasks/s" for p in args.paths) + " |")
