@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import torch
 
-from daml.config import MetaConfig, ModelConfig, RunConfig
+from daml.config import RunConfig
 from daml.data import MetaBatch
 from daml.meta import Learner, meta_loss, meta_loss_per_task, trainable_params
 
