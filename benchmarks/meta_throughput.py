@@ -24,6 +24,7 @@ import torch
 
 from daml.config import RunConfig
 from daml.data import MetaBatch
+from daml.errors import DamlError
 from daml.meta import Learner, meta_loss, meta_loss_per_task, trainable_params
 
 PATHS: dict[str, Callable] = {"vmap": meta_loss, "loop": meta_loss_per_task}
@@ -93,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    run_config = RunConfig.load(args.config) if args.config else RunConfig()
+    try:
+        run_config = RunConfig.load(args.config) if args.config else RunConfig()
+    except DamlError as error:  # a missing or bad config: one line, exit 2, as the CLI does
+        print(f"meta_throughput: {error}", file=sys.stderr)
+        return 2
     model_config = replace(run_config.model, image_px=args.image_px, episode_steps=args.frames)
     meta_config = replace(run_config.meta, second_order=not args.first_order)
     model_name = f"model of {args.config}" if args.config else "default model"

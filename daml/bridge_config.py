@@ -39,6 +39,16 @@ def _require_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
     _require(value in choices, f"{key} = {value!r} is not supported; use one of {list(choices)}")
 
 
+def _sequence(key: str, value: Any, kind: type | tuple[type, ...], what: str) -> tuple:
+    """A TOML array of `kind` items as a tuple (a string is refused, not split into letters)."""
+    _require(
+        isinstance(value, list | tuple)
+        and all(isinstance(item, kind) and not isinstance(item, bool) for item in value),
+        f"{key} = {value!r} must be an array of {what}",
+    )
+    return tuple(value)
+
+
 @dataclass(frozen=True)
 class RosbridgeSection:
     """Where rosbridge_server listens and how to (re)connect."""
@@ -91,7 +101,8 @@ class StateSection:
     gripper_scale: float = 1.0  # opening (m) = scale * (sum of joint positions | Float64 data)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "gripper_joints", tuple(self.gripper_joints))
+        joints = _sequence("state.gripper_joints", self.gripper_joints, str, "joint names")
+        object.__setattr__(self, "gripper_joints", joints)
         _require_topic("state.ee_pose_topic", self.ee_pose_topic)
         _require_topic("state.gripper_topic", self.gripper_topic)
         _require_choice("state.ee_pose_type", self.ee_pose_type, EE_POSE_TYPES)
@@ -121,11 +132,13 @@ class CommandSection:
     gripper_extra: dict[str, Any] = field(default_factory=dict)  # constant fields, dotted paths
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "target_orientation_xyzw", tuple(self.target_orientation_xyzw))
+        quat = _sequence(
+            "command.target_orientation_xyzw", self.target_orientation_xyzw, int | float, "numbers"
+        )
+        object.__setattr__(self, "target_orientation_xyzw", quat)
         _require_topic("command.motion_topic", self.motion_topic)
         _require_topic("command.gripper_topic", self.gripper_topic)
         _require_choice("command.motion_type", self.motion_type, MOTION_TYPES)
-        quat = self.target_orientation_xyzw
         _require(
             len(quat) == 4 and abs(math.sqrt(sum(q * q for q in quat)) - 1.0) < 1e-3,
             f"command.target_orientation_xyzw must be a unit quaternion (x, y, z, w), got {quat}",
@@ -170,7 +183,8 @@ class SafetySection:
     state_timeout_s: float = 0.5
 
     def __post_init__(self) -> None:
-        low, high = tuple(self.workspace_min_m), tuple(self.workspace_max_m)
+        low = _sequence("safety.workspace_min_m", self.workspace_min_m, int | float, "numbers")
+        high = _sequence("safety.workspace_max_m", self.workspace_max_m, int | float, "numbers")
         object.__setattr__(self, "workspace_min_m", low)
         object.__setattr__(self, "workspace_max_m", high)
         _require(

@@ -23,6 +23,17 @@ def _require(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def _ints(name: str, value: Any) -> tuple[int, ...]:
+    """A list of integers from JSON (a string such as "16" is refused, not read as (1, 6))."""
+    _require(isinstance(value, list | tuple), f"{name} must be a list of integers, got {value!r}")
+    return tuple(int(v) for v in value)
+
+
+def _floats(name: str, value: Any) -> tuple[float, ...]:
+    _require(isinstance(value, list | tuple), f"{name} must be a list of numbers, got {value!r}")
+    return tuple(float(v) for v in value)
+
+
 @dataclass
 class ModelConfig:
     """Encoder, policy and learned temporal loss sizes (sim reference settings: DESIGN.md)."""
@@ -46,12 +57,12 @@ class ModelConfig:
     state_std: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)
 
     def __post_init__(self) -> None:
-        self.conv_channels = tuple(int(c) for c in self.conv_channels)
-        self.conv_strides = tuple(int(s) for s in self.conv_strides)
-        self.conv_dilations = tuple(int(d) for d in self.conv_dilations)
-        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
-        self.state_mean = tuple(float(v) for v in self.state_mean)
-        self.state_std = tuple(float(v) for v in self.state_std)
+        self.conv_channels = _ints("conv_channels", self.conv_channels)
+        self.conv_strides = _ints("conv_strides", self.conv_strides)
+        self.conv_dilations = _ints("conv_dilations", self.conv_dilations)
+        self.hidden_sizes = _ints("hidden_sizes", self.hidden_sizes)
+        self.state_mean = _floats("state_mean", self.state_mean)
+        self.state_std = _floats("state_std", self.state_std)
         _require(self.image_px >= 8, f"image_px must be >= 8, got {self.image_px}")
         _require(self.episode_steps >= 2, f"episode_steps must be >= 2, got {self.episode_steps}")
         _require(
@@ -221,7 +232,7 @@ class TrainConfig:
             "train.avatar_hue_jitter and train.human_hue_jitter both recolour the human video; "
             "set at most one",
         )
-        self.init_hidden_sizes = tuple(int(h) for h in self.init_hidden_sizes)
+        self.init_hidden_sizes = _ints("train.init_hidden_sizes", self.init_hidden_sizes)
         _require(
             all(h > 0 for h in self.init_hidden_sizes),
             f"train.init_hidden_sizes must be positive, got {list(self.init_hidden_sizes)}",
@@ -230,12 +241,12 @@ class TrainConfig:
             self.init_image_px == 0 or self.init_image_px >= 8,
             f"train.init_image_px must be 0 (the checkpoint's) or >= 8, got {self.init_image_px}",
         )
-        self.init_conv_strides = tuple(int(s) for s in self.init_conv_strides)
+        self.init_conv_strides = _ints("train.init_conv_strides", self.init_conv_strides)
         _require(
             all(s in (1, 2) for s in self.init_conv_strides),
             f"train.init_conv_strides must be 1 or 2 each, got {list(self.init_conv_strides)}",
         )
-        self.init_conv_dilations = tuple(int(d) for d in self.init_conv_dilations)
+        self.init_conv_dilations = _ints("train.init_conv_dilations", self.init_conv_dilations)
         _require(
             all(d >= 1 for d in self.init_conv_dilations),
             f"train.init_conv_dilations must be >= 1 each, got {list(self.init_conv_dilations)}",
@@ -277,12 +288,15 @@ class RunConfig:
         built = {}
         for name, section_cls in sections.items():
             values = raw.get(name, {})
+            _require(isinstance(values, dict), f"config section {name!r} must be a JSON object")
             known = {f.name for f in fields(section_cls)}
             bad = sorted(set(values) - known)
             _require(not bad, f"unknown {name} config keys {bad}; known: {sorted(known)}")
             try:
                 built[name] = section_cls(**values)
-            except TypeError as error:
+            except ConfigError:
+                raise
+            except (TypeError, ValueError) as error:  # e.g. int("x") in a section's checks
                 raise ConfigError(f"bad {name} config: {error}") from error
         return cls(**built)
 

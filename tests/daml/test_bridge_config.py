@@ -26,6 +26,17 @@ def test_launch_configs_load_and_bad_values_name_the_key(tmp_path):
         (text.replace('url = "ws://127.0.0.1:9090"', 'url = "http://x"'), "ws://HOST:9090"),
         (text + "\n[extras]\n", "unknown section(s) ['extras']"),
         (text.replace("workspace_min_m = [0.25", "workspace_min_m = [0.95"), "workspace_min_m"),
+        (  # a string was split into one-letter joint names
+            text.replace(
+                'gripper_joints = ["panda_finger_joint1", "panda_finger_joint2"]',
+                'gripper_joints = "panda_finger_joint1"',
+            ),
+            "state.gripper_joints = 'panda_finger_joint1' must be an array of joint names",
+        ),
+        (
+            text.replace("workspace_max_m = [0.75, 0.35, 0.40]", 'workspace_max_m = "0.75"'),
+            "safety.workspace_max_m = '0.75' must be an array of numbers",
+        ),
     ]
     for content, message in cases:
         path = tmp_path / "bad.toml"

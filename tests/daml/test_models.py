@@ -169,6 +169,13 @@ def test_run_config_json_round_trip():
         {"train": {"init_conv_dilations": [1, 0, 2]}},
         {"model": {"conv_dilations": [1, 2]}},
         {"model": {"conv_dilations": [1, 0, 1]}},
+        {"model": {"conv_channels": "x"}},  # was a ValueError traceback
+        {"model": {"conv_channels": "16"}},  # was read as (1, 6)
+        {"model": {"hidden_sizes": [100, "wide"]}},
+        {"model": {"state_mean": 0.0}},
+        {"model": 3},
+        {"train": {"steps": "many"}},
+        {"train": {"init_hidden_sizes": "100"}},
     ],
 )
 def test_bad_configs_raise_config_error(raw):
