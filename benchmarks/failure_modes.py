@@ -20,7 +20,10 @@ how many rollouts closed the gripper more than once (a policy that re-opens afte
 grasp and tries again, as demos collected with `daml collect --grasp-miss` show), how far the
 target got along the line from its start to its goal (% of that distance, at the end) and the
 last control step at which it still advanced (by more than ADVANCE_FRACTION of the distance): a
-push that loses the object midway stops advancing early and short of 100%.
+push that loses the object midway stops advancing early and short of 100%; and, for push, how
+many rollouts brought the pusher down to the table (below LOW_Z_M) more than once: a policy that
+lifts after losing its object and pushes again, as demos collected with `daml collect
+--push-retries` show.
 
     python benchmarks/failure_modes.py --checkpoint daml/pretrained/push.pt --data data/push_test
     python benchmarks/failure_modes.py --checkpoint daml/pretrained/push_mil.pt \
@@ -47,18 +50,22 @@ MOVED_M = 0.02  # x/y displacement that counts as "moved"
 LIFTED_M = 0.03  # height gain that counts as "lifted"
 CLOSE_LOOKBACK = 3  # steps before the first close at which the x/y error is also reported
 ADVANCE_FRACTION = 0.01  # a step that moves the target this share of the way to its goal
+LOW_Z_M = 0.035  # end effector this near the table: at pushing height (sim pushes at 0.022)
 OUTCOMES = ("success", "target moved, wrong slot", "target moved, imprecise", "wrong object",
             "nothing moved")  # fmt: skip
 
 
-def classify(env, policy, case) -> tuple[str, float, float, float, float, int, int, float, int]:
+def classify(
+    env, policy, case
+) -> tuple[str, float, float, float, float, int, int, float, int, int]:
     """Roll `policy` out on `case`; (outcome, closest x/y approach of the gripper to the target,
     to the nearest other object, x/y distance from the gripper to the target's bounding-box centre
     CLOSE_LOOKBACK steps before the gripper first closed (or at step 0 if sooner) and when it
     closed, in metres, that control step, how many times it started closing, the target's final
-    progress along its start-to-goal line (1 = at the goal's distance) and the last step at which
-    it advanced); the x/y distances and step are nan, nan and -1 if it never closed, the last
-    step -1 if the target never advanced."""
+    progress along its start-to-goal line (1 = at the goal's distance), the last step at which
+    it advanced and how many times the end effector came down below LOW_Z_M); the x/y distances
+    and step are nan, nan and -1 if it never closed, the last step -1 if the target never
+    advanced."""
     obs, _ = env.reset(seed=case.reset_seed, variation=case.variation)
     scene, target = env.scene, env.scene.variation.target_index
     start = np.array([env.bullet.pose(body)[0] for body in scene.object_bodies])
@@ -72,6 +79,7 @@ def classify(env, policy, case) -> tuple[str, float, float, float, float, int, i
     offsets = []  # x/y distance to grasp_xy before each step
     line = scene.target_slot_xy - start[target, :2]  # the target's way to its goal
     progress, advanced_step = 0.0, -1
+    descents, was_low = 0, bool(obs[OBS_STATE_KEY][2] < LOW_Z_M)
     for step in range(env.episode_steps):
         offsets.append(float(np.linalg.norm(obs[OBS_STATE_KEY][:2] - grasp_xy)))
         action = policy.act(obs[OBS_IMAGE_KEY], obs[OBS_STATE_KEY])
@@ -86,6 +94,9 @@ def classify(env, policy, case) -> tuple[str, float, float, float, float, int, i
         now = np.array([env.bullet.pose(body)[0] for body in scene.object_bodies])
         peak = np.maximum(peak, now[:, 2])
         gripper_xy = obs[OBS_STATE_KEY][:2]
+        low = bool(obs[OBS_STATE_KEY][2] < LOW_Z_M)
+        descents += int(low and not was_low)
+        was_low = low
         closest = np.minimum(closest, np.linalg.norm(start[:, :2] - gripper_xy, axis=1))
         now_progress = float((now[target, :2] - start[target, :2]) @ line / (line @ line))
         if now_progress - progress > ADVANCE_FRACTION:
@@ -105,6 +116,7 @@ def classify(env, policy, case) -> tuple[str, float, float, float, float, int, i
         closings,
         progress,
         advanced_step,
+        descents,
     )
     if info["success"]:
         return "success", *measures
@@ -147,6 +159,7 @@ def main() -> None:
     closing: dict[str, list[tuple[float, float, int]]] = {name: [] for name in OUTCOMES}
     regrasped: Counter[str] = Counter()
     advance: dict[str, list[tuple[float, int]]] = {name: [] for name in OUTCOMES}
+    came_down_again: Counter[str] = Counter()
     with sim.make_env(cases.task, cases.env_config) as env:
         for index, case in enumerate(cases):
             if args.robot_demo:
@@ -156,9 +169,10 @@ def main() -> None:
                 )
             else:
                 policy = adapt_from_frames(learner, case.human_frames)
-            outcome, to_target, to_other, *close, closings, progress, advanced = classify(
+            outcome, to_target, to_other, *close, closings, progress, advanced, descents = classify(
                 env, policy, case
             )
+            came_down_again[outcome] += int(descents > 1)
             advance[outcome].append((progress, advanced))
             counts[outcome] += 1
             approach[outcome].append((to_target, to_other))
@@ -173,9 +187,9 @@ def main() -> None:
         "object, x/y (cm) | nearer another object | first close: median x/y to the target's box "
         f"centre {CLOSE_LOOKBACK} steps before -> then (cm), step | never closed "
         "| closed more than once | target's progress to its goal at the end, median % "
-        "| target last advanced at step, median |"
+        "| target last advanced at step, median | came down to the table again (push) |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in OUTCOMES:
         pairs = np.array(approach[name]).reshape(-1, 2)
         medians = "-"
@@ -195,7 +209,8 @@ def main() -> None:
             last = f"{np.median(steps_at):.0f}"
         print(
             f"| {name} | {counts[name]} | {counts[name] / total:.0%} | {medians} | {nearer} "
-            f"| {first} | {never} | {regrasped[name]} | {progress} | {last} |"
+            f"| {first} | {never} | {regrasped[name]} | {progress} | {last} "
+            f"| {came_down_again[name]} |"
         )
 
 

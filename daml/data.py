@@ -49,6 +49,7 @@ class Manifest:
     grasp_miss: float = 0.0  # fraction of robot demos that miss their first grasp and recover
     descent_steps: int = 2  # least steps of the robot expert's descent onto a pick_place grasp
     # (sim.experts.DESCENT_STEPS; tests/test_collect.py ties the three spellings together)
+    push_retries: int = 0  # times a push robot demo may re-approach a target it lost
     human_masks: bool = False  # every episode stores the avatar's pixels (train.avatar_hue_jitter)
     format_version: int = FORMAT_VERSION
     daml_version: str = ""
@@ -77,6 +78,7 @@ class Manifest:
             "action_noise",
             "grasp_miss",
             "descent_steps",
+            "push_retries",
             "format_version",
         )
         return all(getattr(self, key) == getattr(other, key) for key in keys)

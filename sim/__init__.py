@@ -6,7 +6,7 @@ Never imports torch or daml. The public API is listed in docs/ARCHITECTURE.md.
 from sim.avatar import AvatarLook, human_demo, sample_look
 from sim.env import MAX_EE_STEP_M, EnvConfig, ManipulationEnv, make_env
 from sim.errors import SimError
-from sim.experts import robot_demo
+from sim.expert_demo import robot_demo
 from sim.objects import object_split
 from sim.variation import SPLITS, TASKS, Variation, sample_variation
 

@@ -1,7 +1,7 @@
 """The scripted expert: privileged scene state -> waypoints -> a trajectory of exactly T steps ->
-contract actions (motion clipped to [-1, 1], gripper -1 / +1). `robot_demo` records one demo.
-
-The same plan drives the human-like demonstrator (sim.avatar). Must not import torch or daml.
+contract actions (motion clipped to [-1, 1], gripper -1 / +1). sim.expert_demo records demos
+with them; the same plan drives the human-like demonstrator (sim.avatar). Must not import torch
+or daml.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import numpy as np
 from sim.env import MAX_EE_STEP_M, ManipulationEnv
 from sim.errors import SimError
 from sim.tasks.pick_place import release_height
-from sim.variation import Variation
 
 PLAN_SPEED_M = 0.75 * MAX_EE_STEP_M  # metres per step; slack lets the arm track with feedback
 APPROACH_CLEARANCE_M = 0.10  # above the object before descending onto it
@@ -33,11 +32,6 @@ PUSH_OVERRUN_M = 0.03  # planned push ends this far past nominal contact (see pu
 PUSH_SHORT_M = 0.008  # stop pushing this short of the goal: the object slides on a little
 PUSHER_HALF_M = 0.012  # closed fingertips' half thickness
 OPEN, CLOSE = -1.0, 1.0
-NOISE_STREAM = 0xDA27  # second seed word of the DART noise generator (independent of env seeds)
-MISS_STREAM = 0xA155  # second seed word of the missed-grasp direction (independent of the noise)
-RETRY_RISE_M = 0.04  # after a missed grasp: straight up this far while the fingers open
-EMPTY_GAP_M = 0.01  # closed fingers this near each other hold nothing: the grasp missed
-MAX_LINGER_STEPS = 3  # a missed grasp's empty lift goes on for 0..this many steps (drawn)
 
 
 @dataclass(frozen=True)
@@ -231,128 +225,3 @@ def expert_action(ee: np.ndarray, desired: np.ndarray, gripper: float) -> np.nda
     """Contract action (4,) float32 moving from `ee` (3,) toward `desired` (3,)."""
     motion = np.clip((desired - ee) / MAX_EE_STEP_M, -1.0, 1.0)
     return np.append(motion, gripper).astype(np.float32)
-
-
-def retry_trajectory(
-    env: ManipulationEnv, ee: np.ndarray, steps: int, descent_steps: int = DESCENT_STEPS
-) -> Trajectory | None:
-    """After a missed pick_place grasp, from `ee` (3,): up RETRY_RISE_M while the fingers open,
-    then the whole task again from the target's present pose, in exactly `steps` steps; None
-    if that does not fit (the clean plan then goes on, and the demo most likely fails)."""
-    rise = (float(ee[0]), float(ee[1]), float(ee[2]) + RETRY_RISE_M)
-    waypoints = [
-        Waypoint(rise, OPEN, 2),
-        *pick_place_waypoints(env, PUSHER_HALF_M, descent_steps),
-    ]
-    try:
-        return time_parameterise(np.asarray(ee, dtype=np.float64), waypoints, steps, "retry")
-    except SimError:
-        return None
-
-
-def robot_demo(
-    env: ManipulationEnv,
-    variation: Variation,
-    seed: int,
-    action_noise: float = 0.0,
-    miss_m: float = 0.0,
-    descent_steps: int = DESCENT_STEPS,
-) -> dict[str, np.ndarray]:
-    """Run the scripted expert for one episode of exactly T steps.
-
-    With `action_noise` > 0 the demo is DART-style (Laskey et al., 2017): the arm executes the
-    expert's motion plus Gaussian noise of that standard deviation (action units, so 0.2 is
-    0.2 * MAX_EE_STEP_M per step), while the recorded action stays the expert's clean, corrective
-    one for the state it observed. The demo then shows how to recover from small drifts, which
-    plain demos never visit. The noise is drawn from `seed`, so a demo is reproducible.
-
-    With `miss_m` > 0 (pick_place only) the demo shows a recovery from a missed grasp: the arm
-    executes the plan for a target moved `miss_m` metres sideways (a direction drawn from
-    `seed`) up to the end of the first close, while the recorded actions stay the clean plan's.
-    If the fingers then closed on nothing (gap < EMPTY_GAP_M, which the state shows), the arm
-    goes on lifting the empty gripper for 0..MAX_LINGER_STEPS steps (drawn from `seed`) while
-    the recorded actions are already the recovery's, as a learner that missed would; then the
-    expert opens the fingers, rises RETRY_RISE_M and does the task again from where the target
-    now is (`retry_trajectory`, re-planned from the state at every step). If they hold
-    something, the clean plan goes on. "retried" says whether the demo re-grasped.
-
-    `descent_steps` (pick_place only) is how many steps the expert takes for the last
-    APPROACH_CLEARANCE_M down onto its grasp, where the episode leaves time (fewer where it
-    does not, down to the default's 3, which the plan's speed sets). More give the demo (and
-    with `action_noise` its corrections) more frames with the hand near the object. The
-    human-like demonstrator (sim.human_demo) keeps the default.
-
-    Returns:
-        {"frames": uint8 (T, H, W, 3), "states": float32 (T, 4), "actions": float32 (T, 4),
-         "success": bool, "retried": bool}; frames[t] / states[t] are observed before
-        actions[t] is applied.
-    """
-    if not (math.isfinite(action_noise) and action_noise >= 0.0):
-        raise SimError(f"action_noise={action_noise} must be a finite number >= 0")
-    if not (math.isfinite(miss_m) and miss_m >= 0.0):
-        raise SimError(f"miss_m={miss_m} must be a finite number >= 0")
-    if miss_m > 0.0 and env.task != "pick_place":
-        raise SimError(f"miss_m is for pick_place grasps; task {env.task!r} has none")
-    if isinstance(descent_steps, bool) or not isinstance(descent_steps, int) or descent_steps < 1:
-        raise SimError(f"descent_steps={descent_steps!r} must be an integer >= 1")
-    if descent_steps != DESCENT_STEPS and env.task != "pick_place":
-        raise SimError(f"descent_steps is for pick_place grasps; task {env.task!r} has none")
-    noise_rng = np.random.default_rng([seed, NOISE_STREAM])
-    obs, _ = env.reset(seed=seed, variation=variation)
-    start = obs["state"][:3].astype(np.float64)
-    trajectory = executed_plan = plan(env, start, descent_steps=descent_steps)
-    executing_miss, retried, offset_t = miss_m > 0.0, False, 0
-    if executing_miss:
-        miss_rng = np.random.default_rng([seed, MISS_STREAM])
-        angle = miss_rng.uniform(0.0, 2 * math.pi)
-        linger = int(miss_rng.integers(0, MAX_LINGER_STEPS + 1))
-        executed_plan = _shifted_plan(
-            env, start, miss_m * np.array([math.cos(angle), math.sin(angle)]), descent_steps
-        )
-        miss_until = int(np.argmax(executed_plan.grippers == CLOSE)) + GRIP_STEPS
-    frames, states, actions = [], [], []
-    info = {"success": False}
-    for t in range(env.episode_steps):
-        ee = obs["state"][:3].astype(np.float64)
-        labels, index = trajectory, t - offset_t
-        if executing_miss and t >= miss_until:
-            retry = None
-            if t > miss_until or obs["state"][3] < EMPTY_GAP_M:
-                retry = retry_trajectory(env, ee, env.episode_steps - t, descent_steps)
-            if retry is None:  # the fingers hold something (or no time is left): plan goes on
-                executing_miss = False
-            else:
-                labels, index = retry, 0
-                if t >= miss_until + linger:
-                    trajectory, offset_t, retried, executing_miss = retry, t, True, False
-        action = expert_action(
-            ee, desired_position(env, labels, index, ee), float(labels.grippers[index])
-        )
-        frames.append(obs["image"])
-        states.append(obs["state"])
-        actions.append(action)
-        executed = action.copy()
-        if executing_miss:
-            executed = expert_action(
-                ee, desired_position(env, executed_plan, t, ee), float(executed_plan.grippers[t])
-            )
-        if action_noise > 0.0:
-            executed[:3] = np.clip(executed[:3] + noise_rng.normal(0.0, action_noise, 3), -1, 1)
-        obs, _, _, _, info = env.step(executed)
-    return {
-        "frames": np.stack(frames),
-        "states": np.stack(states),
-        "actions": np.stack(actions),
-        "success": bool(info["success"]),
-        "retried": retried,
-    }
-
-
-def _shifted_plan(
-    env: ManipulationEnv, start: np.ndarray, shift: np.ndarray, descent_steps: int
-) -> Trajectory:
-    """The pick_place grasp plan for the target moved by `shift` (2,) metres in x/y."""
-    lo, hi = env.scene.target_bounds(env.bullet)
-    delta = np.append(shift, 0.0)
-    waypoints = grasp_waypoints(lo + delta, hi + delta, descent_steps)
-    return time_parameterise(start, waypoints, env.episode_steps, "missed grasp")

@@ -111,6 +111,8 @@ def test_corrupt_episode_stops_collect_without_losing_data(
         (["--grasp-miss", "0.5"], "--grasp-miss is for pick_place"),
         (["--descent-steps", "0"], "--descent-steps must be >= 1"),
         (["--descent-steps", "6"], "--descent-steps is for pick_place"),
+        (["--push-retries", "-1"], "--push-retries must be >= 0"),
+        (["--task", "pick_place", "--push-retries", "2"], "--push-retries is for push"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path, capsys, args, message):
@@ -197,3 +199,17 @@ def test_slow_descent_collection_is_recorded_and_not_mixed(tmp_path, capsys, dam
     assert daml_collect(out, task="pick_place", variations=2) == 2  # resuming at the default
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "descent_steps=6" in err[0]
+
+
+def test_push_retry_collection_is_recorded_and_not_mixed(tmp_path, capsys, daml_collect):
+    out = tmp_path / "retry"
+    extra = ("--action-noise", "0.3", "--push-retries", "2")
+    assert daml_collect(out, *extra, variations=2) == 0
+    assert json.loads((out / "manifest.json").read_text())["push_retries"] == 2
+    assert Manifest.__dataclass_fields__["push_retries"].default == 0  # older manifests
+    for episode in DemoDataset(out):
+        assert isinstance(episode.variation["retried"], bool)
+    capsys.readouterr()
+    assert daml_collect(out, "--action-noise", "0.3", variations=3) == 2  # resuming without
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "push_retries=2" in err[0]

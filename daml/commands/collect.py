@@ -51,6 +51,7 @@ class CollectJob:
     action_noise: float = 0.0
     grasp_miss: float = 0.0
     descent_steps: int = DESCENT_STEPS
+    push_retries: int = 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,6 +88,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the default",
     )
     parser.add_argument(
+        "--push-retries",
+        type=int,
+        default=0,
+        help="push: how many times a robot demo that loses its target (the pusher passed it or "
+        "slid beside it, or the push ended off the goal) lifts, goes behind the target again "
+        "and pushes once more, where the episode leaves time; pairs with --action-noise to "
+        "show recoveries (default 0)",
+    )
+    parser.add_argument(
         "--repair",
         action="store_true",
         help="move corrupt episodes to <out>/corrupt/ and re-collect them instead of stopping",
@@ -118,6 +128,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--descent-steps must be >= 1, got {args.descent_steps}")
     if args.descent_steps != DESCENT_STEPS and args.task != "pick_place":
         raise ConfigError(f"--descent-steps is for pick_place; task {args.task!r} has no grasp")
+    if args.push_retries < 0:
+        raise ConfigError(f"--push-retries must be >= 0, got {args.push_retries}")
+    if args.push_retries > 0 and args.task != "push":
+        raise ConfigError(f"--push-retries is for push; task {args.task!r} pushes nothing")
 
     out = Path(args.out)
     _ensure_writable(out)
@@ -136,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         action_noise=args.action_noise,
         grasp_miss=args.grasp_miss,
         descent_steps=args.descent_steps,
+        push_retries=args.push_retries,
         human_masks=True,
         daml_version=__version__,
     )
@@ -146,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{out} holds a different collection (task={previous.task}, "
                 f"split={previous.split}, seed={previous.seed}, image_px={previous.image_px}, "
                 f"action_noise={previous.action_noise}, grasp_miss={previous.grasp_miss}, "
-                f"descent_steps={previous.descent_steps}); "
+                f"descent_steps={previous.descent_steps}, "
+                f"push_retries={previous.push_retries}); "
                 "choose another --out"
             )
         manifest.variations = max(manifest.variations, previous.variations)
@@ -166,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
             args.action_noise,
             args.grasp_miss,
             args.descent_steps,
+            args.push_retries,
         )
         for index in todo
     ]
@@ -199,6 +216,7 @@ def collect_episode(job: CollectJob) -> Attempts:
             action_noise=job.action_noise,
             miss_m=miss_m,
             descent_steps=job.descent_steps,
+            push_retries=job.push_retries,
         )
         if not robot["success"]:
             robot_failures += 1
