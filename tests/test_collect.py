@@ -172,6 +172,7 @@ def test_grasp_miss_collection_records_each_demos_miss_and_recovery(tmp_path, ca
         daml_collect(out, "--grasp-miss", "1", "--seed", "4", task="pick_place", variations=2) == 0
     )
     assert json.loads((out / "manifest.json").read_text())["grasp_miss"] == 1.0
+    assert "robot demos that show a recovery: 1/2" in capsys.readouterr().out  # as below
     retried = []
     for episode in DemoDataset(out):
         assert 0.025 <= episode.variation["miss_m"] <= 0.045
@@ -206,6 +207,8 @@ def test_push_retry_collection_is_recorded_and_not_mixed(tmp_path, capsys, daml_
     extra = ("--action-noise", "0.3", "--push-retries", "2")
     assert daml_collect(out, *extra, variations=2) == 0
     assert json.loads((out / "manifest.json").read_text())["push_retries"] == 2
+    retried = sum(episode.variation["retried"] for episode in DemoDataset(out))
+    assert f"robot demos that show a recovery: {retried}/2" in capsys.readouterr().out
     assert Manifest.__dataclass_fields__["push_retries"].default == 0  # older manifests
     for episode in DemoDataset(out):
         assert isinstance(episode.variation["retried"], bool)

@@ -32,10 +32,12 @@ _WORKER_ENV: dict = {}  # per worker process: (task, image_px) -> env, built onc
 @dataclass(frozen=True)
 class Attempts:
     """How episode k was obtained: sampled variations whose robot expert failed, and those
-    whose robot demo succeeded but the human-like demo missed (both re-sampled, never saved)."""
+    whose robot demo succeeded but the human-like demo missed (both re-sampled, never saved);
+    `retried`: the saved robot demo shows a recovery (--grasp-miss, --push-retries)."""
 
     robot_failures: int = 0
     human_failures: int = 0
+    retried: bool = False
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,7 @@ def collect_episode(job: CollectJob) -> Attempts:
             },
         )
         save_episode(episode_path(Path(job.out), job.index), episode)
-        return Attempts(robot_failures, human_failures)
+        return Attempts(robot_failures, human_failures, bool(robot["retried"]))
     raise DataError(
         f"the expert failed {MAX_EXPERT_ATTEMPTS} sampled variations in a row for episode "
         f"{job.index} of task {job.task}; the simulator or object pool is broken"
@@ -347,6 +349,9 @@ def _print_summary(
             f"  {_success_line(attempts)}  time: {seconds:.1f} s "
             f"({60 * len(attempts) / max(seconds, 1e-9):.1f} episodes/min)"
         )
+        if dataset.manifest.grasp_miss > 0 or dataset.manifest.push_retries > 0:
+            retried = sum(a.retried for a in attempts)
+            print(f"  robot demos that show a recovery: {retried}/{len(attempts)}")
 
 
 def _success_line(attempts: list[Attempts]) -> str:
