@@ -1,5 +1,5 @@
 """Shared fixtures: tiny learner configs, a tiny synthetic-but-learnable demo dataset,
-index-coded video frames and an in-process `daml collect`.
+index-coded video frames, an in-process `daml collect` and the benchmark scripts as modules.
 
 The synthetic task family: two coloured squares (red, green) at random places; the robot must
 move its end effector to the target square and close the gripper there. The robot camera shows
@@ -10,7 +10,10 @@ to go.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -296,3 +299,33 @@ def collect_in_process(
 def daml_collect() -> Callable[..., int]:
     """Factory: daml_collect(out, *extra, task=, split=, variations=, image_px=) -> exit code."""
     return collect_in_process
+
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+
+
+@contextmanager
+def load_benchmark_script(name: str) -> Iterator:
+    """benchmarks/<name>.py as a module, with benchmarks/ on sys.path (a script may import the
+    one beside it) and the module in sys.modules (dataclasses look their module up there);
+    both undone on exit, with any other benchmark module it imported."""
+    before = set(sys.modules)
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+        for key in set(sys.modules) - before:
+            origin = getattr(sys.modules[key], "__file__", None) or ""
+            if key == name or Path(origin).parent == BENCHMARKS:
+                del sys.modules[key]
+
+
+@pytest.fixture(scope="session")
+def benchmark_script() -> Callable:
+    """Factory: `with benchmark_script("val_protocol") as module: ...` (load_benchmark_script)."""
+    return load_benchmark_script

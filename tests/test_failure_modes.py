@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,17 +9,11 @@ import pytest
 
 import sim
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "failure_modes.py"
-
 
 @pytest.fixture(scope="module")
-def failure_modes():
-    spec = importlib.util.spec_from_file_location("failure_modes", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def failure_modes(benchmark_script):
+    with benchmark_script("failure_modes") as module:
+        yield module
 
 
 @pytest.fixture(scope="module")

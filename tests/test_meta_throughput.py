@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "meta_throughput.py"
-
 
 @pytest.fixture(scope="module")
-def meta_throughput():
-    spec = importlib.util.spec_from_file_location("meta_throughput", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def meta_throughput(benchmark_script):
+    with benchmark_script("meta_throughput") as module:
+        yield module
 
 
 TINY = ["--tasks", "2", "--frames", "4", "--image-px", "16", "--warmup", "0", "--repeats", "1"]

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
-def pool():
-    sys.path.insert(0, str(BENCHMARKS))  # the script imports val_protocol beside it
-    path = BENCHMARKS / "pool_protocols.py"
-    spec = importlib.util.spec_from_file_location("pool_protocols", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    sys.path.remove(str(BENCHMARKS))
-    sys.modules.pop("val_protocol", None)
+def pool(benchmark_script):
+    with benchmark_script("pool_protocols") as module:
+        yield module
 
 
 def write_report(directory: Path, set_name: str, successes: list[bool]) -> None:

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from daml.checkpoint import file_sha256
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "val_protocol.py"
-
 
 @pytest.fixture(scope="module")
-def protocol():
-    spec = importlib.util.spec_from_file_location("val_protocol", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def protocol(benchmark_script):
+    with benchmark_script("val_protocol") as module:
+        yield module
 
 
 def test_exact_mcnemar_matches_the_binomial_test(protocol):
