@@ -66,22 +66,18 @@ class Manifest:
                 f"image_px={self.image_px}, episode_steps={self.episode_steps})"
             )
 
+    # What makes two collections the same (all but the variation count and provenance).
+    COLLECTION_KEYS = ("task", "split", "seed", "image_px", "control_hz", "episode_steps",
+                       "action_noise", "grasp_miss", "descent_steps", "push_retries",
+                       "format_version")  # fmt: skip
+
+    def differences(self, other: Manifest) -> list[str]:
+        """The COLLECTION_KEYS on which `other` describes another collection than this one."""
+        return [key for key in self.COLLECTION_KEYS if getattr(self, key) != getattr(other, key)]
+
     def compatible_with(self, other: Manifest) -> bool:
         """True if `other` describes the same collection (all but the variation count)."""
-        keys = (
-            "task",
-            "split",
-            "seed",
-            "image_px",
-            "control_hz",
-            "episode_steps",
-            "action_noise",
-            "grasp_miss",
-            "descent_steps",
-            "push_retries",
-            "format_version",
-        )
-        return all(getattr(self, key) == getattr(other, key) for key in keys)
+        return not self.differences(other)
 
     def save(self, root: Path) -> None:
         write_bytes_atomic(root / MANIFEST_NAME, json.dumps(asdict(self), indent=2).encode())

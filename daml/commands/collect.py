@@ -158,13 +158,12 @@ def run(args: argparse.Namespace) -> int:
     )
     if (out / "manifest.json").exists():
         previous = Manifest.load(out)
-        if not previous.compatible_with(manifest):
+        differing = previous.differences(manifest)
+        if differing:
+            there = ", ".join(f"{key}={getattr(previous, key)}" for key in differing)
+            asked = ", ".join(f"{key}={getattr(manifest, key)}" for key in differing)
             raise DataError(
-                f"{out} holds a different collection (task={previous.task}, "
-                f"split={previous.split}, seed={previous.seed}, image_px={previous.image_px}, "
-                f"action_noise={previous.action_noise}, grasp_miss={previous.grasp_miss}, "
-                f"descent_steps={previous.descent_steps}, "
-                f"push_retries={previous.push_retries}); "
+                f"{out} holds a different collection ({there}; asked for {asked}); "
                 "choose another --out"
             )
         manifest.variations = max(manifest.variations, previous.variations)
