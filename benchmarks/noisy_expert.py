@@ -1,16 +1,20 @@
 """How often the scripted robot expert succeeds when its motion is noisy (DART, as `daml collect
---action-noise` records it), with and without the push recovery (`--push-retries`).
+--action-noise` records it), for each setting of the expert's options: the pick_place descent
+(`--descent-steps`) and the push recovery (`--push-retries`).
 
 A DART train set keeps only the demos that succeed, so the expert's failures under noise are the
-states its demos never show. Each setting runs the same train variations and seeds:
+states its demos never show. Every setting runs the same train scenes and noise seeds, so the
+settings differ only in the expert: episode k uses the k-th variation drawn from `--seed` and
+env/noise seed `--episode-seed + k`.
 
-    .venv/bin/python benchmarks/noisy_expert.py --task push --variations 200 --noise 0.2 \
-        --push-retries 0 3
+    python benchmarks/noisy_expert.py --task push --variations 200 --push-retries 0 3
+    python benchmarks/noisy_expert.py --task pick_place --variations 150 --descent-steps 3 6 8
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import sys
@@ -19,15 +23,20 @@ import time
 import numpy as np
 
 import sim
-
-DEMO_SEED_BASE = 1000  # robot demo k uses seed DEMO_SEED_BASE + k
+from sim.experts import DESCENT_STEPS
 
 
 def noisy_demos(
-    task: str, variations: int, noise: float, push_retries: int, seed: int
+    task: str,
+    variations: int,
+    action_noise: float,
+    seed: int,
+    episode_seed: int,
+    descent_steps: int = DESCENT_STEPS,
+    push_retries: int = 0,
 ) -> tuple[int, int, float]:
-    """(successes, demos that started a retry, seconds per demo) on `variations` train
-    variations drawn from `seed`."""
+    """(successes, demos that started a recovery, seconds per demo) on `variations` train
+    scenes of `task`."""
     rng = np.random.default_rng(seed)
     successes = retried = 0
     start = time.perf_counter()
@@ -37,8 +46,9 @@ def noisy_demos(
             demo = sim.robot_demo(
                 env,
                 variation,
-                seed=DEMO_SEED_BASE + k,
-                action_noise=noise,
+                seed=episode_seed + k,
+                action_noise=action_noise,
+                descent_steps=descent_steps,
                 push_retries=push_retries,
             )
             successes += demo["success"]
@@ -49,29 +59,49 @@ def noisy_demos(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="push", choices=sim.TASKS)
-    parser.add_argument("--variations", type=int, default=200, help="demos per setting")
-    parser.add_argument("--noise", type=float, default=0.2, help="DART noise (action units)")
+    parser.add_argument("--variations", type=int, default=200, help="train scenes per setting")
+    parser.add_argument("--action-noise", type=float, default=0.2, help="DART noise, action units")
     parser.add_argument(
-        "--push-retries", type=int, nargs="+", default=[0], help="settings to compare (push)"
+        "--descent-steps",
+        type=int,
+        nargs="+",
+        default=[DESCENT_STEPS],
+        help="pick_place: descents onto the grasp to compare (daml collect --descent-steps)",
     )
-    parser.add_argument("--seed", type=int, default=123, help="seed of the sampled variations")
+    parser.add_argument(
+        "--push-retries",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="push: recoveries allowed, to compare (daml collect --push-retries)",
+    )
+    parser.add_argument("--seed", type=int, default=123, help="draws the scenes")
+    parser.add_argument("--episode-seed", type=int, default=1000, help="env/noise seed of scene 0")
     args = parser.parse_args(argv)
     if args.variations < 1:
         parser.error(f"--variations must be >= 1, got {args.variations}")
     print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores\n")
-    print("| task | noise | push retries | expert success | retried | s per demo |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for retries in args.push_retries:
+    print("| task | action noise | descent steps | push retries | expert success | retried "
+          "| s per demo |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for descent_steps, retries in itertools.product(args.descent_steps, args.push_retries):
         try:
             ok, retried, seconds = noisy_demos(
-                args.task, args.variations, args.noise, retries, args.seed
+                args.task,
+                args.variations,
+                args.action_noise,
+                args.seed,
+                args.episode_seed,
+                descent_steps,
+                retries,
             )
         except sim.SimError as error:
             parser.error(str(error))
         print(
-            f"| {args.task} | {args.noise:g} | {retries} | {ok}/{args.variations} "
-            f"({ok / args.variations:.1%}) | {retried} | {seconds:.2f} |",
+            f"| {args.task} | {args.action_noise:g} | {descent_steps} | {retries} "
+            f"| {ok}/{args.variations} ({ok / args.variations:.1%}) | {retried} "
+            f"| {seconds:.2f} |",
             flush=True,
         )
     return 0

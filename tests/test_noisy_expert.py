@@ -2,38 +2,49 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "noisy_expert.py"
 
 
 @pytest.fixture(scope="module")
-def noisy_expert():
-    spec = importlib.util.spec_from_file_location("noisy_expert", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def noisy_expert(benchmark_script):
+    with benchmark_script("noisy_expert") as module:
+        yield module
+
+
+def table_rows(out: str, task: str) -> list[list[str]]:
+    rows = [line for line in out.splitlines() if line.startswith(f"| {task} |")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
 
 
 def test_settings_share_variations_and_the_clean_expert_needs_no_retry(noisy_expert, capsys):
-    args = ["--variations", "2", "--noise", "0", "--push-retries", "0", "3"]
+    args = ["--variations", "2", "--action-noise", "0", "--push-retries", "0", "3"]
     assert noisy_expert.main(args) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| push")]
-    assert len(rows) == 2
-    cells = [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
-    assert [c[2] for c in cells] == ["0", "3"]
+    cells = table_rows(capsys.readouterr().out, "push")
+    assert len(cells) == 2
+    assert [c[3] for c in cells] == ["0", "3"]
     # without noise the expert's push holds, so a retry never starts and both rows agree
-    assert cells[0][3] == cells[1][3] == "2/2 (100.0%)" and cells[1][4] == "0"
+    assert cells[0][4] == cells[1][4] == "2/2 (100.0%)" and cells[1][5] == "0"
 
 
-def test_retries_for_pick_place_are_refused(noisy_expert, capsys):
+def test_pick_place_descents_are_compared_on_the_same_scenes(noisy_expert, capsys):
+    args = ["--task", "pick_place", "--variations", "1", "--descent-steps", "2", "6"]
+    assert noisy_expert.main(args) == 0
+    cells = table_rows(capsys.readouterr().out, "pick_place")
+    assert [(c[1], c[2], c[3]) for c in cells] == [("0.2", "2", "0"), ("0.2", "6", "0")]
+    assert all(c[4] in ("0/1 (0.0%)", "1/1 (100.0%)") for c in cells)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--task", "pick_place", "--push-retries", "1"], "push_retries is for push"),
+        (["--task", "push", "--descent-steps", "6"], "descent_steps is for pick_place"),
+        (["--action-noise", "-0.1"], "action_noise=-0.1 must be"),
+        (["--variations", "0"], "--variations must be >= 1"),
+    ],
+)
+def test_bad_settings_are_one_clear_error(noisy_expert, capsys, args, message):
     with pytest.raises(SystemExit) as exit_info:
-        noisy_expert.main(["--task", "pick_place", "--variations", "1", "--push-retries", "1"])
+        noisy_expert.main(["--variations", "1", *args])
     assert exit_info.value.code == 2
-    assert "push_retries is for push" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
