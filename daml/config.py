@@ -182,6 +182,9 @@ class TrainConfig:
     # turn (the dataset's avatar masks); the objects keep their colours in the video
     init_hidden_sizes: tuple[int, ...] = ()  # with init_checkpoint: grow its policy MLP to these
     # widths, keeping what it computes (daml/grow.py); (): the checkpoint's own sizes
+    init_conv_channels: tuple[int, ...] = ()  # with init_checkpoint: widen its encoder's conv
+    # layers to these widths (whole multiples: each channel copied, daml/widen_encoder.py), keeping
+    # what it computes before the inner step; (): the checkpoint's own widths
     init_image_px: int = 0  # with init_checkpoint: run its model on images of this side (the
     # encoder ends in a spatial softmax, so its weights fit any size; a finer camera changes what
     # the filters see, so this is a fine-tune, not a copy); 0: the checkpoint's own image_px
@@ -236,6 +239,11 @@ class TrainConfig:
         _require(
             all(h > 0 for h in self.init_hidden_sizes),
             f"train.init_hidden_sizes must be positive, got {list(self.init_hidden_sizes)}",
+        )
+        self.init_conv_channels = _ints("train.init_conv_channels", self.init_conv_channels)
+        _require(
+            all(c > 0 for c in self.init_conv_channels),
+            f"train.init_conv_channels must be positive, got {list(self.init_conv_channels)}",
         )
         _require(
             self.init_image_px == 0 or self.init_image_px >= 8,

@@ -1,7 +1,8 @@
 """Start a new meta-training run from a checkpoint's weights (`daml train --init`).
 
 The model section comes from the checkpoint, optionally changed in ways that keep its
-parameters usable: a grown policy MLP (daml/grow.py), another camera image side, other encoder
+parameters usable: a grown policy MLP (daml/grow.py), a widened encoder
+(daml/widen_encoder.py), another camera image side, other encoder
 strides and dilations. Must not import sim or cv2.
 """
 
@@ -16,9 +17,11 @@ from daml.config import RunConfig, TrainConfig
 from daml.errors import ConfigError
 from daml.grow import grow_policy
 from daml.meta import Learner
+from daml.widen_encoder import widen_encoder
 
 MODEL_CHANGING_OPTIONS = (
     "init_hidden_sizes",
+    "init_conv_channels",
     "init_image_px",
     "init_conv_strides",
     "init_conv_dilations",
@@ -41,6 +44,7 @@ def warm_start(config: RunConfig, device: torch.device) -> tuple[Learner, RunCon
     weights only make sense with it. The meta and train sections are the given config's, so a
     DAML checkpoint can seed e.g. a lower-learning-rate run or a robot-demo (MIL) run.
     With train.init_hidden_sizes, the policy MLP is first grown to those widths (daml/grow.py);
+    with train.init_conv_channels, the encoder's conv layers are widened (daml/widen_encoder.py);
     with train.init_image_px / train.init_conv_strides / train.init_conv_dilations, the same
     weights take images of that side / run with those strides and dilations (no parameter's shape
     depends on any of them).
@@ -50,6 +54,9 @@ def warm_start(config: RunConfig, device: torch.device) -> tuple[Learner, RunCon
     sizes = config.train.init_hidden_sizes
     if sizes and sizes != model.hidden_sizes:
         params, model = grow_policy(params, model, sizes, config.train.seed)
+    channels = config.train.init_conv_channels
+    if channels and channels != model.conv_channels:
+        params, model = widen_encoder(params, model, channels, config.train.seed)
     if config.train.init_image_px:
         model = replace(model, image_px=config.train.init_image_px)
     for option, field, unit in (

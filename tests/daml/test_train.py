@@ -258,6 +258,37 @@ def test_init_hidden_sizes_grows_the_init_checkpoint(
     assert "pass --init" in capsys.readouterr().err
 
 
+def test_init_conv_channels_widens_the_init_checkpoints_encoder(
+    tmp_path, synthetic_data_dirs, config_path, tiny_run_config, capsys
+):
+    source, wide = tmp_path / "source", tmp_path / "wide"
+    assert main(train_args(synthetic_data_dirs, source, config_path, "--steps", "2")) == 0
+    widths = [2 * c for c in tiny_run_config.model.conv_channels]
+    raw = json.loads(config_path.read_text())
+    raw["train"]["init_conv_channels"] = widths
+    config_path.write_text(json.dumps(raw))
+    init = ["--init", str(source / "last.pt"), "--steps", "2"]
+    assert main(train_args(synthetic_data_dirs, wide, config_path, *init)) == 0
+    assert load_checkpoint(wide / "last.pt", kind="meta").config.model.conv_channels == tuple(
+        widths
+    )
+    records = [json.loads(line) for line in (wide / "metrics.jsonl").read_text().splitlines()]
+    source_records = [
+        json.loads(line) for line in (source / "metrics.jsonl").read_text().splitlines()
+    ]
+    step0 = next(r for r in records if r["split"] == "val" and r["step"] == 0)
+    source_last = [r for r in source_records if r["split"] == "val"][-1]
+    assert step0["pre_bc"] == pytest.approx(source_last["pre_bc"], rel=1e-5)  # same function
+    resume = train_args(synthetic_data_dirs, wide, wide / "config.json", "--resume")
+    assert main([*resume, "--steps", "3"]) == 0  # the saved config: the wide model resumes
+    capsys.readouterr()
+    raw["train"]["init_conv_channels"] = [c + 1 for c in widths]
+    config_path.write_text(json.dumps(raw))
+    assert main(train_args(synthetic_data_dirs, tmp_path / "odd", config_path, *init)) == 2
+    [error] = capsys.readouterr().err.strip().splitlines()
+    assert "whole multiple" in error
+
+
 def test_init_image_px_fine_tunes_the_init_checkpoint_on_a_finer_camera(
     tmp_path, synthetic_data_dirs, synthetic_dataset, config_path, tiny_run_config, capsys
 ):

@@ -1,0 +1,98 @@
+"""Function-preserving widening of the encoder (daml/widen_encoder.py); `daml train`: test_train."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from daml.config import MetaConfig, TrainConfig
+from daml.errors import ConfigError
+from daml.meta import ALPHA_PREFIX, Learner, adapt_theta, policy_pass, theta_of
+from daml.widen_encoder import check_widenable, widen_encoder
+
+
+def _trained_like(tiny_model_factory, aux_head: bool) -> Learner:
+    """A tiny learner with random (not zero-initialised) biases and norm parameters."""
+    model = tiny_model_factory(aux_head=aux_head)
+    learner = Learner.create(model, MetaConfig(inner_grad_clip=1000.0), seed=3)
+    generator = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        for name, value in learner.params.items():
+            if not name.startswith(ALPHA_PREFIX) and value.ndim == 1:
+                value.add_(0.2 * torch.randn(value.shape, generator=generator))
+    return learner
+
+
+def _outputs(learner: Learner, human, frames, states):
+    """(T, 5) actions and aux on (frames, states), before and after the inner step on `human`."""
+    theta = theta_of(learner.params)
+    adapted, _ = adapt_theta(learner.model, learner.params, human, learner.meta_config)
+    return [
+        torch.cat([out.motion, out.gripper_logit[:, None], out.aux], dim=1).detach()
+        for out in (
+            policy_pass(learner.model, theta, frames, states),
+            policy_pass(learner.model, adapted, frames, states),
+        )
+    ]
+
+
+@pytest.mark.parametrize("aux_head", [True, False])
+@pytest.mark.parametrize("widths", [(16, 16), (8, 24), (32, 16)])
+def test_widened_encoder_acts_like_the_original_and_adapts_almost_alike(
+    tiny_model_factory, two_squares, widths, aux_head
+):
+    learner = _trained_like(tiny_model_factory, aux_head)
+    episode = two_squares.episode(np.random.default_rng(0))
+    human = torch.from_numpy(episode.human_frames).permute(0, 3, 1, 2).contiguous()
+    frames = torch.from_numpy(episode.robot_frames).permute(0, 3, 1, 2).contiguous()
+    states = torch.from_numpy(episode.robot_states)
+    params, config = widen_encoder(learner.params, learner.model_config, widths, seed=0)
+    assert config.conv_channels == widths
+    widened = Learner(config, learner.meta_config, params)
+    assert params.keys() == learner.params.keys()
+    assert params["encoder.convs.3.weight"].shape == (widths[1], widths[0], 5, 5)
+    (pre, post), (wide_pre, wide_post) = (
+        _outputs(learner, human, frames, states),
+        _outputs(widened, human, frames, states),
+    )
+    assert torch.allclose(wide_pre, pre, atol=1e-5)  # exact up to float rounding
+    step = (post - pre).norm()
+    assert step > 0.05  # the inner step does change the policy
+    assert (wide_post - post).norm() < 0.1 * step  # close: only the first layer's copies differ
+
+
+def test_copies_split_their_outgoing_weight_unequally(tiny_model_factory):
+    learner = _trained_like(tiny_model_factory, aux_head=True)
+    params, _ = widen_encoder(learner.params, learner.model_config, (16, 16), seed=0)
+    old = learner.params["encoder.convs.3.weight"].detach()
+    new = params["encoder.convs.3.weight"]
+    assert torch.equal(new[:8, :8] + new[:8, 8:], new[8:, :8] + new[8:, 8:])  # rows are copies
+    assert torch.allclose(new[:8, :8] + new[:8, 8:], old, atol=1e-6)
+    assert not torch.allclose(new[:8, :8], new[:8, 8:])  # unequal shares break the symmetry
+    assert params[ALPHA_PREFIX + "encoder.convs.1.bias"] == pytest.approx(
+        2 * learner.params[ALPHA_PREFIX + "encoder.convs.1.bias"].item()
+    )
+    again, _ = widen_encoder(learner.params, learner.model_config, (16, 16), seed=0)
+    assert all(torch.equal(again[k], v) for k, v in params.items())  # seeded
+
+
+def test_equal_widths_keep_the_params(tiny_model_factory):
+    learner = _trained_like(tiny_model_factory, aux_head=True)
+    params, config = widen_encoder(learner.params, learner.model_config, (8, 8), seed=0)
+    assert config == learner.model_config
+    assert all(torch.equal(params[k], v.detach()) for k, v in learner.params.items())
+
+
+@pytest.mark.parametrize(
+    ("new", "reason"),
+    [((16,), "one width per conv layer"), ((12, 16), "whole multiple"), ((4, 8), "whole multiple")],
+)
+def test_impossible_widening_is_refused(new, reason):
+    with pytest.raises(ConfigError, match=reason):
+        check_widenable((8, 8), new)
+
+
+def test_non_positive_widths_are_a_config_error():
+    with pytest.raises(ConfigError, match="must be positive"):
+        TrainConfig(init_conv_channels=(0, 16))
