@@ -278,7 +278,7 @@ def test_init_conv_channels_widens_the_init_checkpoints_encoder(
     ]
     step0 = next(r for r in records if r["split"] == "val" and r["step"] == 0)
     source_last = [r for r in source_records if r["split"] == "val"][-1]
-    assert step0["pre_bc"] == pytest.approx(source_last["pre_bc"], rel=1e-5)  # same function
+    assert step0["pre_bc"] == pytest.approx(source_last["pre_bc"], rel=0.05)  # copies + noise
     resume = train_args(synthetic_data_dirs, wide, wide / "config.json", "--resume")
     assert main([*resume, "--steps", "3"]) == 0  # the saved config: the wide model resumes
     capsys.readouterr()

@@ -47,7 +47,9 @@ def test_widened_encoder_acts_like_the_original_and_adapts_almost_alike(
     human = torch.from_numpy(episode.human_frames).permute(0, 3, 1, 2).contiguous()
     frames = torch.from_numpy(episode.robot_frames).permute(0, 3, 1, 2).contiguous()
     states = torch.from_numpy(episode.robot_states)
-    params, config = widen_encoder(learner.params, learner.model_config, widths, seed=0)
+    params, config = widen_encoder(
+        learner.params, learner.model_config, widths, seed=0, copy_noise=0.0
+    )
     assert config.conv_channels == widths
     widened = Learner(config, learner.meta_config, params)
     assert params.keys() == learner.params.keys()
@@ -64,7 +66,7 @@ def test_widened_encoder_acts_like_the_original_and_adapts_almost_alike(
 
 def test_copies_split_their_outgoing_weight_unequally(tiny_model_factory):
     learner = _trained_like(tiny_model_factory, aux_head=True)
-    params, _ = widen_encoder(learner.params, learner.model_config, (16, 16), seed=0)
+    params, _ = widen_encoder(learner.params, learner.model_config, (16, 16), 0, copy_noise=0.0)
     old = learner.params["encoder.convs.3.weight"].detach()
     new = params["encoder.convs.3.weight"]
     assert torch.equal(new[:8, :8] + new[:8, 8:], new[8:, :8] + new[8:, 8:])  # rows are copies
@@ -73,6 +75,25 @@ def test_copies_split_their_outgoing_weight_unequally(tiny_model_factory):
     assert params[ALPHA_PREFIX + "encoder.convs.1.bias"] == pytest.approx(
         2 * learner.params[ALPHA_PREFIX + "encoder.convs.1.bias"].item()
     )
+
+
+def test_noise_separates_the_copies_and_keeps_the_function_close(tiny_model_factory, two_squares):
+    learner = _trained_like(tiny_model_factory, aux_head=True)
+    params, config = widen_encoder(learner.params, learner.model_config, (16, 16), seed=0)
+    first = params["encoder.convs.0.weight"]
+    old = learner.params["encoder.convs.0.weight"].detach()
+    assert torch.equal(first[:8], old)  # the first copy of each channel is exact
+    difference = (first[8:] - old).std() / old.std()
+    assert 0.05 < difference < 0.2  # the others carry noise of COPY_NOISE x the weights' std
+    episode = two_squares.episode(np.random.default_rng(0))
+    human = torch.from_numpy(episode.human_frames).permute(0, 3, 1, 2).contiguous()
+    frames = torch.from_numpy(episode.robot_frames).permute(0, 3, 1, 2).contiguous()
+    states = torch.from_numpy(episode.robot_states)
+    (pre, post), (wide_pre, _) = (
+        _outputs(learner, human, frames, states),
+        _outputs(Learner(config, learner.meta_config, params), human, frames, states),
+    )
+    assert 0 < (wide_pre - pre).norm() < 0.1 * (post - pre).norm()
     again, _ = widen_encoder(learner.params, learner.model_config, (16, 16), seed=0)
     assert all(torch.equal(again[k], v) for k, v in params.items())  # seeded
 
@@ -80,7 +101,7 @@ def test_copies_split_their_outgoing_weight_unequally(tiny_model_factory):
 def test_equal_widths_keep_the_params(tiny_model_factory):
     learner = _trained_like(tiny_model_factory, aux_head=True)
     params, config = widen_encoder(learner.params, learner.model_config, (8, 8), seed=0)
-    assert config == learner.model_config
+    assert config == learner.model_config  # no copies, so no noise either
     assert all(torch.equal(params[k], v.detach()) for k, v in learner.params.items())
 
 
