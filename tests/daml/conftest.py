@@ -1,4 +1,6 @@
-"""Fixtures shared by the rosbridge tests (test_bridge.py, test_bringup.py)."""
+"""Fixtures shared by tests of daml/: the rosbridge ones (test_bridge.py, test_bringup.py), a
+real adapted policy, and the policy's outputs around one inner step (test_grow.py,
+test_widen_encoder.py)."""
 
 from __future__ import annotations
 
@@ -33,3 +35,34 @@ def adapted_policy(tmp_path_factory, tiny_model_factory) -> Path:
     path = tmp_path_factory.mktemp("policy") / "adapted.pt"
     adapt_from_frames(learner, frames).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def outputs_around_adaptation(two_squares):
+    """outputs_around_adaptation(learner, fields) -> [before, after], each (T, sum of widths).
+
+    The policy's output `fields` (PolicyOutput names; 1-D ones become one column), concatenated,
+    on the robot frames of one synthetic episode (seed 0), with theta as is and after the inner
+    step on that episode's human video.
+    """
+    import torch
+
+    from daml.meta import adapt_theta, policy_pass, theta_of
+
+    def outputs(learner, fields: tuple[str, ...]) -> list:
+        episode = two_squares.episode(np.random.default_rng(0))
+        human, frames = (
+            torch.from_numpy(video).permute(0, 3, 1, 2).contiguous()
+            for video in (episode.human_frames, episode.robot_frames)
+        )
+        states = torch.from_numpy(episode.robot_states)
+        theta = theta_of(learner.params)
+        adapted, _ = adapt_theta(learner.model, learner.params, human, learner.meta_config)
+        passes = [policy_pass(learner.model, p, frames, states) for p in (theta, adapted)]
+        columns = [[getattr(out, name) for name in fields] for out in passes]
+        return [
+            torch.cat([v[:, None] if v.ndim == 1 else v for v in values], dim=1).detach()
+            for values in columns
+        ]
+
+    return outputs

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from daml.config import MetaConfig, TrainConfig
 from daml.errors import ConfigError
 from daml.grow import check_growable, grow_policy
-from daml.meta import ALPHA_PREFIX, Learner, adapt_theta, policy_pass, theta_of
+from daml.meta import ALPHA_PREFIX, Learner
 
 
 def _trained_like(tiny_model_factory) -> Learner:
@@ -25,35 +24,21 @@ def _trained_like(tiny_model_factory) -> Learner:
     return learner
 
 
-def _outputs(learner: Learner, human, frames, states):
-    """Policy actions on (frames, states) before and after the inner step on `human`."""
-    theta = theta_of(learner.params)
-    adapted, _ = adapt_theta(learner.model, learner.params, human, learner.meta_config)
-    return [
-        torch.cat([out.motion, out.gripper_logit[:, None], out.hidden], dim=1).detach()
-        for out in (
-            policy_pass(learner.model, theta, frames, states),
-            policy_pass(learner.model, adapted, frames, states),
-        )
-    ]
+ACTIONS_AND_HIDDEN = ("motion", "gripper_logit", "hidden")
 
 
 @pytest.mark.parametrize("sizes", [(32, 32, 32), (32, 48, 32), (64, 64, 32), (64, 96, 64, 32)])
 def test_grown_policy_acts_like_the_original_before_and_after_adaptation(
-    tiny_model_factory, two_squares, sizes
+    tiny_model_factory, outputs_around_adaptation, sizes
 ):
     learner = _trained_like(tiny_model_factory)
-    episode = two_squares.episode(np.random.default_rng(0))
-    human = torch.from_numpy(episode.human_frames).permute(0, 3, 1, 2).contiguous()
-    frames = torch.from_numpy(episode.robot_frames).permute(0, 3, 1, 2).contiguous()
-    states = torch.from_numpy(episode.robot_states)
     params, config = grow_policy(learner.params, learner.model_config, sizes, seed=0)
     assert config.hidden_sizes == sizes
     grown = Learner(config, learner.meta_config, params)
     assert sum(v.numel() for v in params.values()) > sum(v.numel() for v in learner.params.values())
     (pre, post), (grown_pre, grown_post) = (
-        _outputs(learner, human, frames, states),
-        _outputs(grown, human, frames, states),
+        outputs_around_adaptation(learner, ACTIONS_AND_HIDDEN),
+        outputs_around_adaptation(grown, ACTIONS_AND_HIDDEN),
     )
     assert torch.allclose(grown_pre, pre, atol=1e-6)
     step = (post - pre).norm()

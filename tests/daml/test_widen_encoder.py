@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from daml.config import MetaConfig, TrainConfig
 from daml.errors import ConfigError
-from daml.meta import ALPHA_PREFIX, Learner, adapt_theta, policy_pass, theta_of
+from daml.meta import ALPHA_PREFIX, Learner
 from daml.widen_encoder import check_widenable, widen_encoder
 
 
@@ -24,29 +23,15 @@ def _trained_like(tiny_model_factory, aux_head: bool) -> Learner:
     return learner
 
 
-def _outputs(learner: Learner, human, frames, states):
-    """(T, 5) actions and aux on (frames, states), before and after the inner step on `human`."""
-    theta = theta_of(learner.params)
-    adapted, _ = adapt_theta(learner.model, learner.params, human, learner.meta_config)
-    return [
-        torch.cat([out.motion, out.gripper_logit[:, None], out.aux], dim=1).detach()
-        for out in (
-            policy_pass(learner.model, theta, frames, states),
-            policy_pass(learner.model, adapted, frames, states),
-        )
-    ]
+ACTIONS_AND_AUX = ("motion", "gripper_logit", "aux")
 
 
 @pytest.mark.parametrize("aux_head", [True, False])
 @pytest.mark.parametrize("widths", [(16, 16), (8, 24), (32, 16)])
 def test_widened_encoder_acts_like_the_original_and_adapts_almost_alike(
-    tiny_model_factory, two_squares, widths, aux_head
+    tiny_model_factory, outputs_around_adaptation, widths, aux_head
 ):
     learner = _trained_like(tiny_model_factory, aux_head)
-    episode = two_squares.episode(np.random.default_rng(0))
-    human = torch.from_numpy(episode.human_frames).permute(0, 3, 1, 2).contiguous()
-    frames = torch.from_numpy(episode.robot_frames).permute(0, 3, 1, 2).contiguous()
-    states = torch.from_numpy(episode.robot_states)
     params, config = widen_encoder(
         learner.params, learner.model_config, widths, seed=0, copy_noise=0.0
     )
@@ -55,8 +40,8 @@ def test_widened_encoder_acts_like_the_original_and_adapts_almost_alike(
     assert params.keys() == learner.params.keys()
     assert params["encoder.convs.3.weight"].shape == (widths[1], widths[0], 5, 5)
     (pre, post), (wide_pre, wide_post) = (
-        _outputs(learner, human, frames, states),
-        _outputs(widened, human, frames, states),
+        outputs_around_adaptation(learner, ACTIONS_AND_AUX),
+        outputs_around_adaptation(widened, ACTIONS_AND_AUX),
     )
     assert torch.allclose(wide_pre, pre, atol=1e-5)  # exact up to float rounding
     step = (post - pre).norm()
@@ -77,7 +62,9 @@ def test_copies_split_their_outgoing_weight_unequally(tiny_model_factory):
     )
 
 
-def test_noise_separates_the_copies_and_keeps_the_function_close(tiny_model_factory, two_squares):
+def test_noise_separates_the_copies_and_keeps_the_function_close(
+    tiny_model_factory, outputs_around_adaptation
+):
     learner = _trained_like(tiny_model_factory, aux_head=True)
     params, config = widen_encoder(learner.params, learner.model_config, (16, 16), seed=0)
     first = params["encoder.convs.0.weight"]
@@ -85,13 +72,9 @@ def test_noise_separates_the_copies_and_keeps_the_function_close(tiny_model_fact
     assert torch.equal(first[:8], old)  # the first copy of each channel is exact
     difference = (first[8:] - old).std() / old.std()
     assert 0.05 < difference < 0.2  # the others carry noise of COPY_NOISE x the weights' std
-    episode = two_squares.episode(np.random.default_rng(0))
-    human = torch.from_numpy(episode.human_frames).permute(0, 3, 1, 2).contiguous()
-    frames = torch.from_numpy(episode.robot_frames).permute(0, 3, 1, 2).contiguous()
-    states = torch.from_numpy(episode.robot_states)
     (pre, post), (wide_pre, _) = (
-        _outputs(learner, human, frames, states),
-        _outputs(Learner(config, learner.meta_config, params), human, frames, states),
+        outputs_around_adaptation(learner, ACTIONS_AND_AUX),
+        outputs_around_adaptation(Learner(config, learner.meta_config, params), ACTIONS_AND_AUX),
     )
     assert 0 < (wide_pre - pre).norm() < 0.1 * (post - pre).norm()
     again, _ = widen_encoder(learner.params, learner.model_config, (16, 16), seed=0)
