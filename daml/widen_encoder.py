@@ -30,10 +30,10 @@ policy's first layer, whose point columns are copied while its state and task-ve
 not: the copies' columns step m times as far. Nor can they match a clipped inner step
 (meta.inner_grad_clip): an element clipped before and after widening steps m times as far. So
 after the inner step the widened model (without noise) is close to the old one, not equal to
-it: on the 48 val
-tasks, post-adaptation BC 0.0383 vs 0.0383 for the shipped pick_place model (its inner step is
-not clipped; 0.0422 without the rescaling) and 0.0062 vs 0.0051 for the push model (clip 10;
-0.0056 without), which 250 meta-steps brought back to 0.0052. Meta-training re-learns the rates.
+it: on the 48 val tasks, post-adaptation BC 0.0383 vs 0.0383 for the shipped pick_place model
+(its inner step is not clipped; 0.0422 without the rescaling) and 0.0062 vs 0.0051 for the push
+model (clip 10; 0.0056 without), which 250 meta-steps brought back to 0.0052. Meta-training
+re-learns the rates.
 
 Must not import sim, cv2 or data code.
 """
