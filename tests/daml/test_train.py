@@ -287,6 +287,9 @@ def test_init_conv_channels_widens_the_init_checkpoints_encoder(
     assert main(train_args(synthetic_data_dirs, tmp_path / "odd", config_path, *init)) == 2
     [error] = capsys.readouterr().err.strip().splitlines()
     assert "whole multiple" in error
+    no_init = train_args(synthetic_data_dirs, tmp_path / "no_init", config_path, "--steps", "2")
+    assert main(no_init) == 2
+    assert "pass --init" in capsys.readouterr().err
 
 
 def test_init_image_px_fine_tunes_the_init_checkpoint_on_a_finer_camera(
