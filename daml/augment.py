@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from daml.meta import LUMA_WEIGHTS
+from daml.luminance import LUMA_WEIGHTS
 
 YIQ_FROM_RGB = (
     LUMA_WEIGHTS,

@@ -24,6 +24,7 @@ from daml import STATE_DIM
 from daml.config import MetaConfig, ModelConfig
 from daml.encoder import ChannelLayerNorm, Encoder
 from daml.errors import ConfigError
+from daml.luminance import luminance_frames
 from daml.policy import Policy, PolicyOutput, aux_target_position
 from daml.temporal_loss import TemporalLoss
 
@@ -34,7 +35,6 @@ Params = dict[str, Tensor]
 THETA_PREFIXES = ("encoder.", "policy.")
 PSI_PREFIX = "temporal_loss."
 ALPHA_PREFIX = "inner_lr."
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 R, G, B
 FIRST_ORDER_WARNING = (
     "DAML first-order mode: the inner gradient step is detached, so only theta (encoder, "
     "policy) learns; the learned temporal loss psi and the inner learning rates alpha get no "
@@ -149,17 +149,6 @@ def inner_loss(model: DamlModel, theta: Params, psi: Params, human_frames: Tenso
     )
     hidden = policy_pass(model, theta, human_frames, zero_states).hidden
     return functional_call(model.temporal_loss, _sub(psi, PSI_PREFIX), (hidden,))
-
-
-def luminance_frames(frames: Tensor) -> Tensor:
-    """RGB -> luminance (ITU-R BT.601 weights) repeated over the 3 channels.
-
-    frames: (..., 3, H, W) uint8 -> (..., 3, H, W) uint8, every channel the same grey image.
-    """
-    weights = torch.tensor(LUMA_WEIGHTS, dtype=torch.float32, device=frames.device)
-    luma = torch.einsum("...chw,c->...hw", frames.to(torch.float32), weights)
-    grey = luma.round().clamp(0, 255).to(torch.uint8).unsqueeze(-3)
-    return grey.expand(*frames.shape).contiguous()
 
 
 def adapt_theta(

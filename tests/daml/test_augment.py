@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from daml.augment import hue_angles, rotate_hue
-from daml.meta import luminance_frames
+from daml.luminance import luminance_frames
 
 
 def videos(seed: int, batch: int = 3, low: int = 40, high: int = 200) -> torch.Tensor:

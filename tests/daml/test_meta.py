@@ -14,6 +14,7 @@ from torch.func import functional_call
 
 from daml.config import MetaConfig
 from daml.data import MetaBatch
+from daml.luminance import luminance_frames
 from daml.meta import (
     ALPHA_PREFIX,
     FIRST_ORDER_WARNING,
@@ -22,7 +23,6 @@ from daml.meta import (
     adapt,
     adapt_theta,
     inner_loss,
-    luminance_frames,
     meta_loss,
     meta_loss_per_task,
     theta_of,
@@ -243,18 +243,6 @@ def test_adapt_theta_only_changes_theta_and_adapt_matches_it(tiny_model):
     detached = adapt(learner.model, learner.params, video, learner.meta_config)
     for name, value in detached.items():
         torch.testing.assert_close(value, differentiable[name].detach())
-
-
-def test_luminance_frames_match_opencv_gray():
-    import cv2
-
-    frames = random_batch(9).human_frames  # (B, T, 3, H, W) uint8
-    grey = luminance_frames(frames)
-    assert grey.shape == frames.shape and grey.dtype == torch.uint8
-    rgb = frames[1, 2].permute(1, 2, 0).numpy().copy()  # (H, W, 3)
-    expected = torch.from_numpy(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
-    for channel in range(3):
-        assert torch.equal(grey[1, 2, channel], expected)
 
 
 def test_gray_human_video_adaptation_ignores_the_demonstrator_colour(tiny_model):
