@@ -316,9 +316,64 @@ class RunConfig:
             raise ConfigError(f"{source} is not valid JSON: {error}") from error
         return cls.from_dict(raw)
 
+    def with_overrides(self, assignments: list[str]) -> RunConfig:
+        """This config with `SECTION.KEY=VALUE` assignments applied (`daml train --set`).
+
+        VALUE is read as the field's type: an integer, a number, true/false, a list as JSON
+        (`[32, 32, 32]`) or comma-separated (`32,32,32`; empty for `()`), or text as written.
+        The result is validated like a config file; any bad assignment raises ConfigError.
+        """
+        raw = self.to_dict()
+        for assignment in assignments:
+            name, sep, text = assignment.partition("=")
+            section, dot, key = name.strip().partition(".")
+            _require(
+                bool(sep and dot and section and key),
+                f"--set expects SECTION.KEY=VALUE (e.g. train.val_every=500), got {assignment!r}",
+            )
+            _require(section in raw, f"--set {name}: unknown section; expected {sorted(raw)}")
+            _require(
+                key in raw[section], f"--set {name}: unknown key; known: {sorted(raw[section])}"
+            )
+            raw[section][key] = _parse_like(raw[section][key], text.strip(), f"--set {name}")
+        return RunConfig.from_dict(raw)
+
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         return cls.from_json(path.read_text(), source=str(path))
+
+
+def _parse_like(current: Any, text: str, what: str) -> Any:
+    """`text` read as the type of `current` (a config field's value), or ConfigError."""
+    if isinstance(current, bool):
+        _require(text.lower() in ("true", "false"), f"{what}: expected true or false, got {text!r}")
+        return text.lower() == "true"
+    if isinstance(current, list | tuple):
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as error:
+                raise ConfigError(f"{what}: {text!r} is not a JSON list: {error}") from error
+        return [_number(part.strip(), what) for part in text.split(",")] if text else []
+    if isinstance(current, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{what}: expected an integer, got {text!r}") from None
+    if isinstance(current, float):
+        return _number(text, what)
+    return text
+
+
+def _number(text: str, what: str) -> float | int:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{what}: expected a number, got {text!r}") from None

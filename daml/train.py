@@ -39,7 +39,10 @@ CURVE_NAME = "learning_curve.png"
 LAST_NAME = "last.pt"
 BEST_NAME = "best.pt"
 # TrainConfig fields a --resume may change (the rest must match the run's saved config)
-RESUME_MAY_CHANGE = ("steps", "lr_schedule", "final_lr_fraction", "lr_decay_start")
+RESUME_MAY_CHANGE = (
+    *("steps", "lr_schedule", "final_lr_fraction", "lr_decay_start"),
+    *("log_every", "val_every", "checkpoint_every"),  # when it writes, not what it computes
+)
 STATE_STATS_EPISODES = 64  # episodes read to standardise the robot state
 MIN_STATE_STD = 1e-2  # floor for near-constant state dims (e.g. a fixed height)
 
@@ -137,8 +140,9 @@ def train(
 ) -> TrainResult:
     """Meta-train until config.train.steps; resume continues last.pt's step, optimizer and batches.
 
-    With `resume`, `config` must equal the run's saved config except for train.steps and the
-    lr schedule (RESUME_MAY_CHANGE: a constant-lr run can be annealed from where it is). Batches
+    With `resume`, `config` must equal the run's saved config except for train.steps, the
+    lr schedule (a constant-lr run can be annealed from where it is) and the log, validation
+    and checkpoint intervals (RESUME_MAY_CHANGE). Batches
     (and their hue rotations) depend only on (seed, step) and nothing else draws random
     numbers, so 2 + 2 resumed steps give the same params as 4 straight ones (with lr_schedule
     "cosine", only if train.steps and the schedule fields are unchanged: the schedule spans
@@ -304,7 +308,7 @@ def _check_resume_config(saved: RunConfig, given: RunConfig) -> None:
     if comparable(saved) != comparable(given):
         raise ConfigError(
             "the given config differs from the run's saved config; --resume continues with "
-            "the saved one (only train.steps and the outer-lr schedule may change: "
+            "the saved one (only train.steps, the outer-lr schedule and the intervals may change: "
             + ", ".join(RESUME_MAY_CHANGE)
             + ")"
         )

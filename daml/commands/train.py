@@ -5,6 +5,7 @@ Examples:
     daml train --data data/pick_place_s13 data/pick_place_s19 --out runs/pp_both --init pp.pt
     daml train --data data/pick_place --out runs/pp --steps 5000 --config cfg.json
     daml train --data data/pick_place --out runs/pp --resume --steps 8000
+    daml train --data data/pick_place --out runs/pp --config cfg.json --set train.val_every=500
     daml train --data data/pick_place --out runs/pp_gpu --device cuda --preload
     daml train --data data/push --out runs/push_ft --init runs/push/best.pt --config ft.json
 
@@ -15,7 +16,9 @@ run that flattened, or "meta": {"inner_source": "robot_demo"} for a MIL oracle).
 The run dir gets config.json, metrics.jsonl, learning_curve.png, last.pt, best.pt (lowest
 validation post-adaptation BC loss; needs --val-data) and step_NNNNNN.pt every
 train.checkpoint_every steps. cfg.json may hold any subset of {"model": {...}, "meta": {...},
-"train": {...}}.
+"train": {...}}. `--set SECTION.KEY=VALUE` (repeatable) changes one field of it, after the file
+and before --steps / --seed / --init; a --resume may change train.steps, the outer-lr schedule and
+the log, validation and checkpoint intervals.
 """
 
 from __future__ import annotations
@@ -38,6 +41,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="total meta-steps (overrides train.steps)")
     parser.add_argument("--config", help="JSON run config (partial is fine)")
     parser.add_argument("--seed", type=int, help="overrides train.seed")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config field, e.g. train.checkpoint_every=1000 or "
+        "model.conv_channels=32,32,32 (repeatable)",
+    )
     parser.add_argument("--resume", action="store_true", help="continue runs/NAME/last.pt")
     parser.add_argument(
         "--init", help="start from this meta checkpoint's weights (overrides train.init_checkpoint)"
@@ -69,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         config = load_run_config(args.out)
     else:
         config = RunConfig.load(args.config) if args.config else RunConfig()
+    config = config.with_overrides(args.set)
     overrides = {}
     if args.steps is not None:
         overrides["steps"] = args.steps

@@ -1,6 +1,6 @@
 """Fixtures shared by tests of daml/: the rosbridge ones (test_bridge.py, test_bringup.py), a
-real adapted policy, and the policy's outputs around one inner step (test_grow.py,
-test_widen_encoder.py)."""
+real adapted policy, the policy's outputs around one inner step (test_grow.py,
+test_widen_encoder.py), and a tiny `daml train` command line (test_train*.py)."""
 
 from __future__ import annotations
 
@@ -66,3 +66,26 @@ def outputs_around_adaptation(two_squares):
         ]
 
     return outputs
+
+
+@pytest.fixture
+def config_path(tmp_path, tiny_run_config) -> Path:
+    """tiny_run_config as a JSON file for `daml train --config`."""
+    path = tmp_path / "cfg.json"
+    path.write_text(tiny_run_config.to_json())
+    return path
+
+
+@pytest.fixture
+def train_args():
+    """Builds a `daml train` argv on the synthetic data dirs, on one CPU thread, no progress bar:
+    train_args(synthetic_data_dirs, out, config_path, *extra)."""
+
+    def build(dirs, out, config_path, *extra) -> list[str]:
+        return [
+            "train", "--data", str(dirs["train"]), "--val-data", str(dirs["val"]),
+            "--out", str(out), "--config", str(config_path), "--device", "cpu",
+            "--threads", "1", "--no-progress", *extra,
+        ]  # fmt: skip
+
+    return build
