@@ -74,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     if args.resume and args.init:
         raise ConfigError("--init starts a new run and --resume continues one; pass only one")
+    model_sets = [a for a in args.set if a.strip().startswith("model.")]
+    if args.resume and model_sets:
+        raise ConfigError(
+            f"--resume continues the run's model as saved; drop --set {model_sets[0]}"
+        )
     if args.resume and args.config:
         config = RunConfig.load(args.config)
     elif args.resume:

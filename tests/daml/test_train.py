@@ -293,3 +293,5 @@ def test_set_overrides_the_config_file_and_a_resume_may_change_the_intervals(
     capsys.readouterr()
     assert main([*args, "--set", "train.val_every"]) == 2
     assert "expects SECTION.KEY=VALUE" in capsys.readouterr().err
+    assert main([*args, "--set", "model.hidden_sizes=64,64"]) == 2  # would be ignored: refused
+    assert "continues the run's model as saved" in capsys.readouterr().err
