@@ -364,11 +364,15 @@ def _parse_like(current: Any, text: str, what: str) -> Any:
         except ValueError:
             raise ConfigError(f"{what}: expected an integer, got {text!r}") from None
     if isinstance(current, float):
-        return _number(text, what)
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{what}: expected a number, got {text!r}") from None
     return text
 
 
 def _number(text: str, what: str) -> float | int:
+    """A list element: an int where it reads as one (`_ints` fields), else a float."""
     try:
         return int(text)
     except ValueError:

@@ -40,8 +40,13 @@ LAST_NAME = "last.pt"
 BEST_NAME = "best.pt"
 # TrainConfig fields a --resume may change (the rest must match the run's saved config)
 RESUME_MAY_CHANGE = (
-    *("steps", "lr_schedule", "final_lr_fraction", "lr_decay_start"),
-    *("log_every", "val_every", "checkpoint_every"),  # when it writes, not what it computes
+    "steps",
+    "lr_schedule",
+    "final_lr_fraction",
+    "lr_decay_start",
+    "log_every",  # the intervals set when the run writes, not what it computes
+    "val_every",
+    "checkpoint_every",
 )
 STATE_STATS_EPISODES = 64  # episodes read to standardise the robot state
 MIN_STATE_STD = 1e-2  # floor for near-constant state dims (e.g. a fixed height)

@@ -74,18 +74,15 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     if args.resume and args.init:
         raise ConfigError("--init starts a new run and --resume continues one; pass only one")
-    model_sets = [a for a in args.set if a.strip().startswith("model.")]
-    if args.resume and model_sets:
-        raise ConfigError(
-            f"--resume continues the run's model as saved; drop --set {model_sets[0]}"
-        )
     if args.resume and args.config:
-        config = RunConfig.load(args.config)
+        base = RunConfig.load(args.config)
     elif args.resume:
-        config = load_run_config(args.out)
+        base = load_run_config(args.out)
     else:
-        config = RunConfig.load(args.config) if args.config else RunConfig()
-    config = config.with_overrides(args.set)
+        base = RunConfig.load(args.config) if args.config else RunConfig()
+    config = base.with_overrides(args.set)
+    if args.resume and config.model != base.model:  # it would be ignored: refuse it
+        raise ConfigError("--resume continues the run's model as saved; drop --set model.*")
     overrides = {}
     if args.steps is not None:
         overrides["steps"] = args.steps

@@ -25,6 +25,7 @@ def test_values_are_read_as_the_fields_types():
     assert config.train.val_every == 500 and isinstance(config.train.val_every, int)
     assert config.train.outer_lr == 3e-4
     assert config.model.temporal_loss_scale == 5.0
+    assert isinstance(config.model.temporal_loss_scale, float)
     assert config.model.aux_head is False
     assert config.model.conv_channels == (32, 32, 32)
     assert config.model.hidden_sizes == (512, 100)

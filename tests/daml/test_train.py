@@ -271,9 +271,8 @@ def test_set_overrides_the_config_file_and_a_resume_may_change_the_intervals(
     assert (saved.train.checkpoint_every, saved.train.val_every) == (1, 1)
     assert {p.name for p in resumed.glob("step_*.pt")} == {"step_000001.pt", "step_000002.pt"}
 
-    args = ["train", "--data", str(synthetic_data_dirs["train"]), "--val-data"]
-    args += [str(synthetic_data_dirs["val"]), "--out", str(resumed), "--device", "cpu"]
-    args += ["--threads", "1", "--no-progress", "--resume", "--steps", "4"]
+    args = train_args(synthetic_data_dirs, resumed, resumed / "config.json", "--resume")
+    args += ["--steps", "4"]
     capsys.readouterr()
     assert main([*args, "--set", "train.outer_lr=0.5"]) == 2  # changes the math: refused
     assert "differs from the run's saved config" in capsys.readouterr().err
