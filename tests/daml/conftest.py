@@ -78,14 +78,17 @@ def config_path(tmp_path, tiny_run_config) -> Path:
 
 @pytest.fixture
 def train_args():
-    """Builds a `daml train` argv on the synthetic data dirs, on one CPU thread, no progress bar:
-    train_args(synthetic_data_dirs, out, config_path, *extra)."""
+    """Builds a `daml train` argv on one CPU thread with no progress bar:
+    train_args(dirs, out, config_path, *extra), where dirs is synthetic_data_dirs or any mapping
+    with "train" (one data dir or a list of them) and, optionally, "val" (no --val-data without)."""
 
     def build(dirs, out, config_path, *extra) -> list[str]:
+        train = dirs["train"] if isinstance(dirs["train"], list | tuple) else [dirs["train"]]
+        val = ["--val-data", str(dirs["val"])] if "val" in dirs else []
         return [
-            "train", "--data", str(dirs["train"]), "--val-data", str(dirs["val"]),
-            "--out", str(out), "--config", str(config_path), "--device", "cpu",
-            "--threads", "1", "--no-progress", *extra,
+            "train", "--data", *map(str, train), *val, "--out", str(out),
+            "--config", str(config_path), "--device", "cpu", "--threads", "1", "--no-progress",
+            *extra,
         ]  # fmt: skip
 
     return build

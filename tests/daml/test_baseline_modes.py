@@ -150,23 +150,16 @@ def test_robot_demo_checkpoint_refuses_a_human_video_and_adapts_on_a_robot_demo(
 
 @pytest.mark.parametrize("meta", [ROBOT_DEMO, PLAIN_BC], ids=["robot_demo", "plain_bc"])
 def test_daml_train_runs_each_baseline_mode(
-    tmp_path, synthetic_data_dirs, tiny_run_config, meta, capsys
+    train_args, tmp_path, synthetic_data_dirs, config_path, meta, capsys
 ):
-    raw = tiny_run_config.to_dict()
-    raw["meta"].update(meta)
-    config_path = tmp_path / "cfg.json"
-    config_path.write_text(RunConfig.from_dict(raw).to_json())
     out = tmp_path / "run"
-    args = [
-        "train", "--data", str(synthetic_data_dirs["train"]),
-        "--val-data", str(synthetic_data_dirs["val"]), "--out", str(out),
-        "--config", str(config_path), "--device", "cpu", "--no-progress",
-    ]  # fmt: skip
-    assert main(args) == 0
+    mode = [arg for key, value in meta.items() for arg in ("--set", f"meta.{key}={value}")]
+    assert main(train_args(synthetic_data_dirs, out, config_path, *mode)) == 0
     assert "trained 4 steps" in capsys.readouterr().out
+    expected = MetaConfig(**meta)
     best = load_checkpoint(out / "best.pt", kind="meta")
-    assert best.config.meta.inner_source == raw["meta"]["inner_source"]
-    assert best.config.meta.inner_steps == raw["meta"]["inner_steps"]
+    assert best.config.meta.inner_source == expected.inner_source
+    assert best.config.meta.inner_steps == expected.inner_steps
     last = load_checkpoint(out / "last.pt", kind="meta")
     fresh = Learner.create(last.config.model, last.config.meta, 0).params
     changed = [k for k in theta_of(fresh) if not torch.equal(fresh[k], last.params[k])]

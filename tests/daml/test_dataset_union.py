@@ -70,20 +70,17 @@ def test_union_refuses_other_frame_formats_and_one_collection_twice(
 
 
 def test_cli_trains_on_two_directories_and_refuses_a_mismatch(
-    tmp_path, two_parts, synthetic_data_dirs, tiny_run_config, synthetic_dataset, capsys
+    train_args, tmp_path, two_parts, synthetic_data_dirs, config_path, synthetic_dataset, capsys
 ):
-    config = tmp_path / "cfg.json"
-    config.write_text(tiny_run_config.to_json())
-    common = ["--val-data", str(synthetic_data_dirs["val"]), "--config", str(config),
-              "--device", "cpu", "--threads", "1", "--no-progress", "--steps", "2"]  # fmt: skip
+    val = synthetic_data_dirs["val"]
     out = tmp_path / "run"
-    assert main(["train", "--data", *map(str, two_parts), "--out", str(out), *common]) == 0
+    assert main(train_args({"train": two_parts, "val": val}, out, config_path, "--steps", "2")) == 0
     assert "trained 2 steps" in capsys.readouterr().out
     assert load_checkpoint(out / "last.pt", kind="meta").step == 2
     coarse = synthetic_dataset(tmp_path / "coarse", 4, seed=13, image_px=8)
     refused = tmp_path / "refused"
-    assert main(["train", "--data", str(two_parts[0]), str(coarse), "--out", str(refused),
-                 *common]) == 2  # fmt: skip
+    mismatch = {"train": [two_parts[0], coarse], "val": val}
+    assert main(train_args(mismatch, refused, config_path, "--steps", "2")) == 2
     err = capsys.readouterr().err
     assert "must match in task, image_px" in err and len(err.strip().splitlines()) == 1
     assert not refused.exists()

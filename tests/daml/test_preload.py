@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
@@ -49,60 +47,43 @@ def test_refuses_a_set_larger_than_the_available_memory(synthetic_data_dirs, mon
 
 
 def test_preloaded_training_matches_training_from_disk(
-    tmp_path, synthetic_data_dirs, tiny_run_config, capsys
+    train_args, tmp_path, synthetic_data_dirs, config_path, capsys
 ):
-    train = replace(tiny_run_config.train, steps=3, avatar_hue_jitter=0.5)
-    config = replace(tiny_run_config, train=train)
-    path = tmp_path / "cfg.json"
-    path.write_text(config.to_json())
+    dirs = {"train": synthetic_data_dirs["train"]}
+    jitter = ("--steps", "3", "--set", "train.avatar_hue_jitter=0.5")
     runs = {}
     for name, extra in (("disk", []), ("memory", ["--preload"])):
         out = tmp_path / name
-        args = [
-            "train", "--data", str(synthetic_data_dirs["train"]), "--out", str(out),
-            "--config", str(path), "--device", "cpu", "--threads", "1", "--no-progress", *extra,
-        ]  # fmt: skip
-        assert main(args) == 0
+        assert main(train_args(dirs, out, config_path, *jitter, *extra)) == 0
         runs[name] = load_checkpoint(out / "last.pt")
     assert "trained 3 steps" in capsys.readouterr().out
     disk, memory = runs["disk"], runs["memory"]
     assert disk.step == memory.step == 3
+    assert disk.config.train.avatar_hue_jitter == memory.config.train.avatar_hue_jitter == 0.5
     for name in disk.params:
         assert torch.equal(disk.params[name], memory.params[name]), name
 
 
 def test_cli_refusal_exits_2_with_one_line_and_writes_no_run_dir(
-    tmp_path, synthetic_data_dirs, tiny_run_config, monkeypatch, capsys
+    train_args, tmp_path, synthetic_data_dirs, config_path, monkeypatch, capsys
 ):
     monkeypatch.setattr("daml.preload.available_memory_bytes", lambda: 1000)
-    config_path = tmp_path / "cfg.json"
-    config_path.write_text(tiny_run_config.to_json())
     out = tmp_path / "run"
-    args = [
-        "train", "--data", str(synthetic_data_dirs["train"]), "--out", str(out),
-        "--config", str(config_path), "--device", "cpu", "--threads", "1", "--no-progress",
-        "--preload",
-    ]  # fmt: skip
-    assert main(args) == 2
+    dirs = {"train": synthetic_data_dirs["train"]}
+    assert main(train_args(dirs, out, config_path, "--preload")) == 2
     err = capsys.readouterr().err
     assert "train without --preload" in err and err.count("\n") == 1
     assert not out.exists()
 
 
 def test_a_corrupt_episode_exits_2_naming_it_before_any_run_file(
-    tmp_path, synthetic_dataset, tiny_run_config, capsys
+    train_args, tmp_path, synthetic_dataset, config_path, capsys
 ):
     data = synthetic_dataset(tmp_path / "data", 6, seed=13, split="train")
     broken = sorted((data / "episodes").glob("*.npz"))[4]
     broken.write_bytes(broken.read_bytes()[:100])
-    config_path = tmp_path / "cfg.json"
-    config_path.write_text(tiny_run_config.to_json())
     out = tmp_path / "run"
-    args = [
-        "train", "--data", str(data), "--out", str(out), "--config", str(config_path),
-        "--device", "cpu", "--threads", "1", "--no-progress", "--preload",
-    ]  # fmt: skip
-    assert main(args) == 2
+    assert main(train_args({"train": data}, out, config_path, "--preload")) == 2
     err = capsys.readouterr().err
     assert broken.name in err and "corrupt or truncated" in err and err.count("\n") == 1
     assert not out.exists()
