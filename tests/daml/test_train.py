@@ -243,16 +243,15 @@ def test_avatar_hue_jitter_turns_only_the_demonstrator(synthetic_data_dirs, tiny
 
 
 def test_avatar_hue_jitter_trains_on_masked_data_and_refuses_data_without_masks(
-    train_args, tmp_path, synthetic_data_dirs, synthetic_dataset, tiny_run_config, capsys
+    train_args, tmp_path, synthetic_data_dirs, synthetic_dataset, config_path, capsys
 ):
-    config = replace(tiny_run_config, train=replace(tiny_run_config.train, avatar_hue_jitter=1.0))
-    path = tmp_path / "avatar.json"
-    path.write_text(config.to_json())
-    assert main(train_args(synthetic_data_dirs, tmp_path / "run", path, "--steps", "2")) == 0
-    assert load_checkpoint(tmp_path / "run" / "last.pt", kind="meta").step == 2
+    jitter = ("--steps", "2", "--set", "train.avatar_hue_jitter=1.0")
+    assert main(train_args(synthetic_data_dirs, tmp_path / "run", config_path, *jitter)) == 0
+    trained = load_checkpoint(tmp_path / "run" / "last.pt", kind="meta")
+    assert trained.step == 2 and trained.config.train.avatar_hue_jitter == 1.0
     old = {**synthetic_data_dirs, "train": synthetic_dataset(tmp_path / "old", 16, 3, masks=False)}
     capsys.readouterr()
-    assert main(train_args(old, tmp_path / "refused", path, "--steps", "2")) == 2
+    assert main(train_args(old, tmp_path / "refused", config_path, *jitter)) == 2
     assert "avatar masks" in capsys.readouterr().err
     assert not (tmp_path / "refused" / "last.pt").exists()
 
