@@ -232,7 +232,8 @@ def load_episode(path: Path) -> Episode:
     if not path.is_file():
         raise DataError(f"episode {path} does not exist")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # Our own handle: np.load leaves its file open when the zip directory is unreadable.
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
             missing = [key for key in (*_ARRAY_KEYS, "variation") if key not in archive.files]
             if missing:
                 raise DataError(f"episode {path} is not a daml episode (missing {missing})")

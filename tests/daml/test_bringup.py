@@ -61,6 +61,7 @@ def test_bringup_runs_twin_and_runner_and_sigterm_stops_both(adapted_policy):
         if bringup.poll() is None:
             bringup.kill()
         reader.join(10)
+        bringup.stdout.close()
     output = "".join(chunks)
     assert bringup.returncode == 0, output
     assert "stopped: received SIGINT; zero motion sent" in output

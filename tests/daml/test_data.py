@@ -1,5 +1,6 @@
 """Dataset format round trip, corrupt-episode errors and meta-batch loading (no simulator)."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -138,8 +139,12 @@ def test_truncated_episode_gives_clear_error(tmp_path):
     make_dataset(tmp_path, 2)
     path = episode_path(tmp_path, 1)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(DataError, match="000001.npz is corrupt or truncated"):
+    with pytest.raises(DataError, match="000001.npz is corrupt or truncated") as caught:
         load_episode(path)
+    if Path("/proc/self/fd").is_dir():  # the file is closed, not left to the error's lifetime
+        assert caught.value.__cause__ is not None
+        open_files = [os.path.realpath(fd) for fd in Path("/proc/self/fd").iterdir()]
+        assert str(path.resolve()) not in open_files
     loader = MetaBatchLoader(DemoDataset(tmp_path), meta_batch=2, seed=0)
     with pytest.raises(DataError, match="corrupt"):
         next(iter(loader))

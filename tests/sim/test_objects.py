@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,7 +69,7 @@ def test_bad_variations_raise() -> None:
 
 
 def test_lowpoly_panda_uses_only_absolute_collision_meshes() -> None:
-    text = open(lowpoly_panda_urdf()).read()
+    text = Path(lowpoly_panda_urdf()).read_text()
     meshes = re.findall(r'filename="([^"]+)"', text)
     assert len(meshes) >= 20
     assert all(m.startswith("/") and "/meshes/collision/" in m for m in meshes)
