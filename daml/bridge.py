@@ -68,6 +68,7 @@ class RosBridge:
         self._gripper_closed: bool | None = None
         self._ros: Any = None
         self._closing = False
+        self._closed = threading.Event()  # set by the "close" event after close() began
         self._publishers: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ connection
@@ -132,14 +133,25 @@ class RosBridge:
         return self._ros is not None and bool(self._ros.is_connected)
 
     def close(self) -> None:
-        """Send zero motion (if connected), then disconnect and stop reconnecting."""
+        """Send zero motion (if connected), then disconnect and stop reconnecting.
+
+        Returns once the WebSocket closing handshake is done, so the zero motion and the close
+        have reached rosbridge before the caller (often a process about to exit) goes on; after
+        rosbridge.connect_timeout_s without it, logs a warning and returns.
+        """
         ros = self._ros
         if ros is None:
             return
         self._closing = True
         if ros.is_connected:
+            self._closed.clear()
             self.publish_stop()
             ros.close()
+            timeout_s = self.config.rosbridge.connect_timeout_s
+            if not self._closed.wait(timeout_s):
+                LOG.warning(
+                    "%s did not finish the close handshake within %s s", self.url, timeout_s
+                )
         else:
             ros.terminate()  # also stops the reconnect back-off
         self._ros = None
@@ -159,6 +171,7 @@ class RosBridge:
 
     def _on_close(self, *_proto: object) -> None:
         if self._closing:
+            self._closed.set()
             return
         LOG.warning("lost the rosbridge connection to %s; reconnecting with back-off", self.url)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from websockets.protocol import State
 from websockets.sync.client import connect
 
 import daml.cli
@@ -135,6 +136,15 @@ def test_the_twin_arm_moves_as_commanded(twin):
     assert moving and np.allclose(moving[0].action, [0.5, 0.0, -0.25, 1.0], atol=1e-5)
     assert moving[-1].ee_position_m[0] - moving[0].ee_position_m[0] > 0.05
     assert all(shape == (64, 64, 3) for shape, _ in policy.inputs)
+
+
+def test_closing_the_bridge_returns_after_the_close_handshake(twin):
+    """The zero motion and the close frame are on the wire before close() returns."""
+    with RosBridge(launch_config(twin.url)) as bridge:
+        assert twin.call(lambda: len(twin.server.sessions)) == 1
+    assert not bridge.connected
+    states = twin.call(lambda: [s.connection.state for s in twin.server.sessions])
+    assert all(state is not State.OPEN for state in states)  # the twin has the close frame
 
 
 def test_dry_run_publishes_nothing(twin):
@@ -269,6 +279,7 @@ def test_killing_the_client_mid_episode_stops_the_arm(twin):
     finally:
         client.kill()  # SIGKILL: no chance to send a stop message
         client.wait(10)
+        client.stdout.close()
     killed = time.monotonic()
     time.sleep(twin.config.command_timeout_s + 0.7)
     after = applied_since(twin, killed + twin.config.command_timeout_s)
