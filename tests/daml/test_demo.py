@@ -71,6 +71,13 @@ def test_missing_files_exit_2_with_one_line(tmp_path, checkpoint, sample, capsys
         assert hint in err and err.count("\n") == 1
 
 
+def test_an_unknown_task_is_named_before_any_missing_file(tmp_path, capsys):
+    assert main(["demo", "--task", "nope", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown task 'nope'" in err and "pick_place, push" in err and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())
+
+
 def test_shipped_files_resolve_inside_the_package():
     assert PRETRAINED_DIR.parent.name == "daml" and (PRETRAINED_DIR.parent / "cli.py").is_file()
     assert pretrained_checkpoint("push") == PRETRAINED_DIR / "push.pt"
