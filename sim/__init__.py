@@ -8,7 +8,7 @@ from sim.env import MAX_EE_STEP_M, EnvConfig, ManipulationEnv, make_env
 from sim.errors import SimError
 from sim.expert_demo import robot_demo
 from sim.objects import object_split
-from sim.variation import SPLITS, TASKS, Variation, sample_variation
+from sim.variation import SPLITS, TASKS, Variation, check_split, check_task, sample_variation
 
 # Observation/action contract shared with `daml` (docs/ARCHITECTURE.md; tests/test_contract.py).
 OBS_IMAGE_KEY = "image"
@@ -29,6 +29,8 @@ __all__ = [
     "ManipulationEnv",
     "SimError",
     "Variation",
+    "check_split",
+    "check_task",
     "human_demo",
     "make_env",
     "object_split",

@@ -111,10 +111,8 @@ def run(args: argparse.Namespace) -> int:
     from daml import __version__
     from daml.data import EPISODES_DIR, Manifest
 
-    if args.task not in sim.TASKS:
-        raise ConfigError(f"unknown task {args.task!r}; choose one of {', '.join(sim.TASKS)}")
-    if args.split not in sim.SPLITS:
-        raise ConfigError(f"unknown split {args.split!r}; choose one of {', '.join(sim.SPLITS)}")
+    sim.check_task(args.task)
+    sim.check_split(args.split)
     for name in ("variations", "workers", "image_px"):
         if getattr(args, name) <= 0:
             raise ConfigError(

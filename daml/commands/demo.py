@@ -19,7 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-from daml.errors import ConfigError, DataError
+from daml.errors import DataError
 
 DEMO_SEED = 2018  # seeds the fixed test variation (through `daml eval`'s SimCases)
 DEMO_SPLIT = "test"
@@ -40,8 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sim
 
-    if args.task not in sim.TASKS:  # before _inputs, whose hints would name the unknown task
-        raise ConfigError(f"unknown task {args.task!r}; choose one of {', '.join(sim.TASKS)}")
+    sim.check_task(args.task)  # before _inputs, whose hints would name the task
     inputs = None if args.make_sample else _inputs(args)
     if args.make_sample:
         return make_sample(sim, args.task, args.image_px, args.out)
