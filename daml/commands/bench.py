@@ -60,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     variations, trials = episode_counts(args.variations, args.trials, args.episodes)
+    if args.workers < 1 or args.videos < 0:
+        # checked before the variations are rendered (seconds per task), not after
+        raise ConfigError(
+            f"--workers must be >= 1 and --videos >= 0, got {args.workers}, {args.videos}"
+        )
     if args.task != "all" and args.task not in sim.TASKS:
         raise ConfigError(f"--task must be one of {(*sim.TASKS, 'all')}, got {args.task!r}")
     tasks = list(sim.TASKS) if args.task == "all" else [args.task]

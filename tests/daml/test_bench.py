@@ -111,6 +111,25 @@ def test_bench_rejects_checkpoints_in_the_wrong_role(tmp_path, checkpoints, caps
         assert "needs a checkpoint trained with" in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [(["--workers", "0"], "--workers must be >= 1"), (["--videos", "-1"], "--videos >= 0")],
+)
+def test_bad_sizes_are_refused_before_any_variation_is_rendered(
+    tmp_path, checkpoints, capsys, monkeypatch, flags, message
+):
+    def render(*args, **kwargs):
+        raise AssertionError("variations were rendered before the arguments were checked")
+
+    monkeypatch.setattr("daml.commands.bench.bench_variations", render)
+    out = tmp_path / "bench"
+    argv = ["bench", "--checkpoint", checkpoints["daml"], "--task", "push", "--out", str(out)]
+    assert main([*argv, "--variations", "1", "--trials", "1", *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
 def test_episode_counts():
     assert episode_counts(None, None, 4) == (4, 1)
     assert episode_counts(None, 2, 4) == (2, 2)
