@@ -200,6 +200,25 @@ def test_cli_eval_on_a_collected_dataset(tmp_path, sim_sized_checkpoint, capsys,
     assert "--limit must be >= 1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--task", "push", "--limit", "5"], "with --task pass --variations 5"),
+        (["--data", "data/push_test", "--variations", "5"], "--variations is for --task"),
+        (["--data", "data/push_test", "--split", "val"], "--split is for --task"),
+    ],
+)
+def test_flags_of_the_other_source_are_refused_not_ignored(tmp_path, capsys, flags, message):
+    """`--task push --limit 5` used to run the default 20 variations; now it says why not."""
+    from daml.cli import main
+
+    out = tmp_path / "eval.json"
+    assert main(["eval", "--checkpoint", str(tmp_path / "c.pt"), *flags, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
 def test_sim_cases_draw_the_avatar_look_from_the_given_sampler():
     """SimCases(look=...) renders the human video with that look, drawn from the case's own
     generator; None is sim.sample_look of the split."""
