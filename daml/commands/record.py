@@ -21,6 +21,12 @@ from pathlib import Path
 from daml.errors import ConfigError
 
 MAX_AVATAR_ATTEMPTS = 10  # failed avatar demos are re-sampled, as `daml eval --task` does
+# Each source's own options and their defaults; given with another source, they are refused.
+SOURCE_OPTIONS = {
+    "--camera": {"seconds": 5.0, "countdown": 3.0},
+    "--from-file": {"start": 0.0, "end": None, "source_fps": None},
+    "--sim": {"task": "pick_place", "variation": 0, "split": "test", "seed": 0, "image_px": 64},
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,26 +39,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, help="centre-crop to a square and resize to SIZE px")
     parser.add_argument("--crop", type=_parse_crop, help="x,y,w,h region (source pixels) to keep")
     camera = parser.add_argument_group("--camera")
-    camera.add_argument("--seconds", type=float, default=5.0, help="recording length")
-    camera.add_argument("--countdown", type=float, default=3.0, help="seconds before it starts")
+    camera.add_argument("--seconds", type=float, help="recording length (default 5)")
+    camera.add_argument("--countdown", type=float, help="seconds before it starts (default 3)")
     from_file = parser.add_argument_group("--from-file")
-    from_file.add_argument("--start", type=float, default=0.0, help="cut start, seconds")
+    from_file.add_argument("--start", type=float, help="cut start, seconds (default 0)")
     from_file.add_argument("--end", type=float, help="cut end, seconds (default: end of clip)")
     from_file.add_argument("--source-fps", type=float, help="frame rate of an image folder")
     sim_group = parser.add_argument_group("--sim")
-    sim_group.add_argument("--task", default="pick_place", help="pick_place or push")
-    sim_group.add_argument("--variation", type=int, default=0, help="variation index K")
-    sim_group.add_argument("--split", default="test", help="object split: train, val or test")
-    sim_group.add_argument("--seed", type=int, default=0, help="variation K uses seeds (seed, K)")
-    sim_group.add_argument("--image-px", type=int, default=64, help="sim camera size (square)")
+    sim_group.add_argument("--task", help="pick_place (default) or push")
+    sim_group.add_argument("--variation", type=int, help="variation index K (default 0)")
+    sim_group.add_argument("--split", help="object split: train, val or test (default)")
+    sim_group.add_argument("--seed", type=int, help="variation K uses seeds (seed, K) (default 0)")
+    sim_group.add_argument("--image-px", type=int, help="sim camera size, square (default 64)")
 
 
 def run(args: argparse.Namespace) -> int:
+    _apply_source_options(args)
     if args.camera is not None:
         return _record_camera(args)
     if args.from_file is not None:
         return _record_from_file(args)
     return _record_sim(args)
+
+
+def _apply_source_options(args: argparse.Namespace) -> None:
+    """Fill the chosen source's defaults; refuse another source's options, never ignore them."""
+    chosen = "--sim"
+    if args.camera is not None or args.from_file is not None:
+        chosen = "--camera" if args.camera is not None else "--from-file"
+    for source, options in SOURCE_OPTIONS.items():
+        for name, default in options.items():
+            if source == chosen:
+                setattr(args, name, default if getattr(args, name) is None else getattr(args, name))
+            elif getattr(args, name) is not None:
+                flag = "--" + name.replace("_", "-")
+                raise ConfigError(f"{flag} is for {source}; it does not apply to {chosen}")
 
 
 def _record_camera(args: argparse.Namespace) -> int:

@@ -225,6 +225,10 @@ def test_cli_image_folder_with_source_fps(tmp_path, index_frames):
         ("--crop 50,0,40,40", "reaches outside the 80x60 video"),
         ("--fps 0", "--fps must be in"),
         ("--size 2", "--size must be in"),
+        # another source's options are refused, not ignored (--seconds 3 used to give 4 s)
+        ("--seconds 3", "--seconds is for --camera; it does not apply to --from-file"),
+        ("--task push", "--task is for --sim; it does not apply to --from-file"),
+        ("--image-px 32", "--image-px is for --sim; it does not apply to --from-file"),
     ],
 )
 def test_cli_trim_bad_arguments(tmp_path, source_clip, capsys, extra, message):
