@@ -78,6 +78,22 @@ def test_an_unknown_task_is_named_before_any_missing_file(tmp_path, capsys):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--image-px", "32"], "--image-px is for --make-sample"),
+        (["--make-sample", "--video", "x.mp4"], "--video is for the demo run"),
+        (["--make-sample", "--checkpoint", "x.pt"], "--checkpoint is for the demo run"),
+    ],
+)
+def test_options_of_the_other_mode_are_refused_not_ignored(tmp_path, capsys, flags, message):
+    """`daml demo --image-px 32` used to run the 64 px demo as if the option were not given."""
+    assert main(["demo", *flags, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())
+
+
 def test_shipped_files_resolve_inside_the_package():
     assert PRETRAINED_DIR.parent.name == "daml" and (PRETRAINED_DIR.parent / "cli.py").is_file()
     assert pretrained_checkpoint("push") == PRETRAINED_DIR / "push.pt"
