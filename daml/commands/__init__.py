@@ -1,12 +1,15 @@
 """One module per `daml` subcommand: `add_arguments(parser)` and `run(args) -> int`.
 
-This package module holds only argument groups that several subcommands share; it must stay
-light (argparse only) because `daml --help` imports every subcommand module.
+This package module holds only what several subcommands share: argument groups and the check
+of mode-specific options. It must stay light (argparse and daml.errors only) because
+`daml --help` imports every subcommand module.
 """
 
 from __future__ import annotations
 
 import argparse
+
+from daml.errors import ConfigError
 
 
 def add_policy_device_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,3 +25,22 @@ def add_policy_device_arguments(parser: argparse.ArgumentParser) -> None:
         help="torch CPU threads (default 1: the small policy gains nothing from more, and "
         "extra threads spin on a busy CPU)",
     )
+
+
+def apply_mode_options(
+    args: argparse.Namespace, chosen: str, options_by_mode: dict[str, dict[str, object]]
+) -> None:
+    """Fill the chosen mode's option defaults; refuse any other mode's option that was given.
+
+    `options_by_mode` maps a mode's name (e.g. "--camera") to {dest: default} of the options
+    only it reads; they are declared with default None so that "given" can be told apart. An
+    option of another mode raises ConfigError instead of being silently ignored.
+    """
+    for mode, options in options_by_mode.items():
+        for name, default in options.items():
+            value = getattr(args, name)
+            if mode == chosen:
+                setattr(args, name, default if value is None else value)
+            elif value is not None:
+                flag = "--" + name.replace("_", "-")
+                raise ConfigError(f"{flag} is for {mode}; it does not apply to {chosen}")

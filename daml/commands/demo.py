@@ -19,9 +19,14 @@ import argparse
 import json
 from pathlib import Path
 
-from daml.errors import ConfigError, DataError
+from daml.commands import apply_mode_options
+from daml.errors import DataError
 
-SAMPLE_IMAGE_PX = 64  # the shipped samples' size (--make-sample --image-px)
+# Options that only one mode reads (and their defaults); the other's are refused.
+MODE_OPTIONS = {
+    "--make-sample": {"image_px": 64},  # the shipped samples' size
+    "the demo run": {"video": None, "checkpoint": None},
+}
 DEMO_SEED = 2018  # seeds the fixed test variation (through `daml eval`'s SimCases)
 DEMO_SPLIT = "test"
 
@@ -35,32 +40,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--make-sample", action="store_true", help="render the sample human video and exit"
     )
-    parser.add_argument(
-        "--image-px", type=int, help=f"--make-sample: video size (default {SAMPLE_IMAGE_PX})"
-    )
+    parser.add_argument("--image-px", type=int, help="--make-sample: video size (default 64)")
 
 
 def run(args: argparse.Namespace) -> int:
     import sim
 
     sim.check_task(args.task)  # before _inputs, whose hints would name the task
-    _refuse_options_of_the_other_mode(args)
+    apply_mode_options(args, "--make-sample" if args.make_sample else "the demo run", MODE_OPTIONS)
     if args.make_sample:
-        image_px = SAMPLE_IMAGE_PX if args.image_px is None else args.image_px
-        return make_sample(sim, args.task, image_px, args.out)
+        return make_sample(sim, args.task, args.image_px, args.out)
     return run_demo(sim, args, *_inputs(args))
-
-
-def _refuse_options_of_the_other_mode(args: argparse.Namespace) -> None:
-    """--image-px goes with --make-sample, --video / --checkpoint with the demo run."""
-    if args.make_sample:
-        for flag, value in (("--video", args.video), ("--checkpoint", args.checkpoint)):
-            if value is not None:
-                raise ConfigError(f"{flag} is for the demo run; --make-sample only renders a video")
-    elif args.image_px is not None:
-        raise ConfigError(
-            "--image-px is for --make-sample; the demo runs at its checkpoint's image size"
-        )
 
 
 def fixed_test_case(sim, task: str, env_config):

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from daml.commands import add_policy_device_arguments
+from daml.commands import add_policy_device_arguments, apply_mode_options
 from daml.errors import ConfigError, DataError
 
 MAX_DEMO_ATTEMPTS = 10  # human demos that fail are re-sampled, as `daml collect` does
-DEFAULT_VARIATIONS = 20
+# Options that only one case source reads (and their defaults); the other's are refused.
+SOURCE_OPTIONS = {"--task": {"split": "test", "variations": 20}, "--data": {"limit": None}}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,9 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--data", help="held-out dataset dir (daml collect --split test)")
     source.add_argument("--task", help="sample variations on the fly: pick_place | push")
     parser.add_argument("--split", help="object split with --task (default test)")
-    parser.add_argument(
-        "--variations", type=int, help=f"variations with --task (default {DEFAULT_VARIATIONS})"
-    )
+    parser.add_argument("--variations", type=int, help="variations with --task (default 20)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N episodes of --data")
     parser.add_argument("--seed", type=int, default=0, help="seeds sampling and env resets")
     parser.add_argument("--out", help="JSON report (default: <checkpoint dir>/eval_<name>.json)")
@@ -53,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from daml.evaluate import evaluate
     from daml.train import resolve_device, set_threads
 
-    _refuse_flags_of_the_other_source(args)
+    apply_mode_options(args, "--data" if args.data is not None else "--task", SOURCE_OPTIONS)
     set_threads(args.threads)
     device = resolve_device(args.device)
     loaded = load_checkpoint(args.checkpoint, kind="meta", map_location=device)
@@ -64,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
         env_config = sim.EnvConfig(
             image_px=config.model.image_px, episode_steps=config.model.episode_steps
         )
-        variations = DEFAULT_VARIATIONS if args.variations is None else args.variations
-        cases = SimCases(args.task, args.split or "test", variations, args.seed, env_config)
+        cases = SimCases(args.task, args.split, args.variations, args.seed, env_config)
     report = evaluate(
         lambda: sim.make_env(cases.task, cases.env_config),
         lambda frames: adapt_from_frames(learner, frames),
@@ -88,19 +86,6 @@ def run(args: argparse.Namespace) -> int:
         f"(95% CI {result['ci95_low']:.1%}-{result['ci95_high']:.1%}) -> {out}"
     )
     return 0
-
-
-def _refuse_flags_of_the_other_source(args: argparse.Namespace) -> None:
-    """--split / --variations go with --task, --limit with --data: never silently ignored."""
-    if args.data is not None:
-        for flag, value in (("--split", args.split), ("--variations", args.variations)):
-            if value is not None:
-                raise ConfigError(
-                    f"{flag} is for --task; --data evaluates that dataset's episodes "
-                    "(pass --limit N for the first N)"
-                )
-    elif args.limit is not None:
-        raise ConfigError(f"--limit is for --data; with --task pass --variations {args.limit}")
 
 
 class DatasetCases:

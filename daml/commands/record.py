@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from daml.commands import apply_mode_options
 from daml.errors import ConfigError
 
 MAX_AVATAR_ATTEMPTS = 10  # failed avatar demos are re-sampled, as `daml eval --task` does
@@ -54,26 +55,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    _apply_source_options(args)
+    chosen = "--sim"
+    if args.camera is not None or args.from_file is not None:
+        chosen = "--camera" if args.camera is not None else "--from-file"
+    apply_mode_options(args, chosen, SOURCE_OPTIONS)
     if args.camera is not None:
         return _record_camera(args)
     if args.from_file is not None:
         return _record_from_file(args)
     return _record_sim(args)
-
-
-def _apply_source_options(args: argparse.Namespace) -> None:
-    """Fill the chosen source's defaults; refuse another source's options, never ignore them."""
-    chosen = "--sim"
-    if args.camera is not None or args.from_file is not None:
-        chosen = "--camera" if args.camera is not None else "--from-file"
-    for source, options in SOURCE_OPTIONS.items():
-        for name, default in options.items():
-            if source == chosen:
-                setattr(args, name, default if getattr(args, name) is None else getattr(args, name))
-            elif getattr(args, name) is not None:
-                flag = "--" + name.replace("_", "-")
-                raise ConfigError(f"{flag} is for {source}; it does not apply to {chosen}")
 
 
 def _record_camera(args: argparse.Namespace) -> int:

@@ -203,7 +203,7 @@ def test_cli_eval_on_a_collected_dataset(tmp_path, sim_sized_checkpoint, capsys,
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--task", "push", "--limit", "5"], "with --task pass --variations 5"),
+        (["--task", "push", "--limit", "5"], "--limit is for --data; it does not apply to --task"),
         (["--data", "data/push_test", "--variations", "5"], "--variations is for --task"),
         (["--data", "data/push_test", "--split", "val"], "--split is for --task"),
     ],
