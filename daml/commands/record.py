@@ -55,15 +55,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    chosen = "--sim"
-    if args.camera is not None or args.from_file is not None:
-        chosen = "--camera" if args.camera is not None else "--from-file"
-    apply_mode_options(args, chosen, SOURCE_OPTIONS)
     if args.camera is not None:
-        return _record_camera(args)
-    if args.from_file is not None:
-        return _record_from_file(args)
-    return _record_sim(args)
+        chosen, record = "--camera", _record_camera
+    elif args.from_file is not None:
+        chosen, record = "--from-file", _record_from_file
+    else:
+        chosen, record = "--sim", _record_sim
+    apply_mode_options(args, chosen, SOURCE_OPTIONS)
+    return record(args)
 
 
 def _record_camera(args: argparse.Namespace) -> int:
