@@ -253,11 +253,11 @@ def _check_header(path: Path, payload: Any, kind: str | None) -> None:
 def check_kind(found: str, kind: str, source: str) -> None:
     """DataError unless a checkpoint of kind `found`, read from `source`, is of `kind`."""
     if found != kind:
-        wanted = {
+        what = {
             "meta": "a meta-trained checkpoint (runs/NAME/best.pt or last.pt)",
             "adapted": "an adapted policy written by `daml adapt`",
-        }[kind]
-        raise DataError(f"{source} is a {found!r} checkpoint; expected {wanted}")
+        }
+        raise DataError(f"{source} is {what[found]}; expected {what[kind]}")
 
 
 def _check_param_shapes(path: Path, kind: str, config: RunConfig, params: dict) -> None:

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         command = [sys.executable, "-m", "daml", "run", "--rosbridge", f"ws://127.0.0.1:{port}"]
         command += ["--policy", args.policy, "--config", args.config]
-        command += ["--max-steps", str(args.max_steps)] if args.max_steps else []
+        command += ["--max-steps", str(args.max_steps)] if args.max_steps is not None else []
         command += ["--dry-run"] if args.dry_run else []
         runner = _spawn(command)
         while not stop.is_set() and runner.poll() is None and twin.poll() is None:
@@ -79,6 +79,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not Path(args.config).is_file():
         parser.error(f"--config {args.config} not found")
+    if not Path(args.policy).is_file():  # before the twin starts, not after
+        parser.error(f"--policy {args.policy} not found")
+    if args.max_steps is not None and args.max_steps < 1:  # 0 must not mean "run forever"
+        parser.error(f"--max-steps must be >= 1, got {args.max_steps}")
     return args
 
 

@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.max_steps is not None and args.max_steps < 1:
         raise ConfigError(f"--max-steps must be >= 1, got {args.max_steps}")
     config = load_launch_config(args.config)
+    policy = _load_policy(args.policy, config.camera.image_px)  # local inputs before the network
     with RosBridge(config, url=args.rosbridge, dry_run=args.dry_run) as bridge:
-        policy = _load_policy(args.policy, config.camera.image_px)
         with tqdm(total=args.max_steps, unit="step", desc="daml run", dynamic_ncols=True) as bar:
             _log_through(bar, verbose=args.dry_run)
 

@@ -76,7 +76,7 @@ def test_load_learner_takes_a_loaded_meta_checkpoint_only(tmp_path, checkpoint, 
     assert config == same_config
     assert all(torch.equal(from_path.params[k], v) for k, v in from_loaded.params.items())
     adapt_from_frames(checkpoint, val_episodes[1].human_frames).save(tmp_path / "adapted.pt")
-    wrong_kind = "the loaded checkpoint is a 'adapted' checkpoint; expected a meta-trained"
+    wrong_kind = "the loaded checkpoint is an adapted policy .*; expected a meta-trained"
     with pytest.raises(DataError, match=wrong_kind):
         load_learner(load_checkpoint(tmp_path / "adapted.pt"))
 

@@ -69,7 +69,7 @@ def test_bringup_runs_twin_and_runner_and_sigterm_stops_both(adapted_policy):
     assert not any(alive(pid) for pid in children)
 
 
-def test_unreachable_rosbridge_is_one_clear_error(capsys, tmp_path, unused_port):
+def test_unreachable_rosbridge_is_one_clear_error(capsys, adapted_policy, unused_port):
     port = unused_port
     code = daml.cli.main(
         [
@@ -77,7 +77,7 @@ def test_unreachable_rosbridge_is_one_clear_error(capsys, tmp_path, unused_port)
             "--rosbridge",
             f"ws://127.0.0.1:{port}",
             "--policy",
-            str(tmp_path / "p.pt"),
+            str(adapted_policy),
             "--config",
             str(CONFIG_PATH),
         ]
@@ -85,6 +85,34 @@ def test_unreachable_rosbridge_is_one_clear_error(capsys, tmp_path, unused_port)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and "cannot reach rosbridge at ws://127.0.0.1" in err[0]
+
+
+def test_a_bad_policy_is_named_before_rosbridge_is_tried(capsys, tmp_path, unused_port):
+    # The rosbridge URL is unreachable too: the local file is checked first, so the user
+    # learns about it without having to bring up a bridge.
+    url = f"ws://127.0.0.1:{unused_port}"
+    for policy, says in [
+        (tmp_path / "missing.pt", "missing.pt"),
+        (ROOT / "daml" / "pretrained" / "push.pt", "is a meta-trained checkpoint"),
+    ]:
+        argv = ["run", "--rosbridge", url, "--policy", str(policy), "--config", str(CONFIG_PATH)]
+        code = daml.cli.main(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1, err
+        assert says in err[0] and "rosbridge" not in err[0]
+
+
+def test_bringup_refuses_bad_arguments_before_starting_the_twin(tmp_path, adapted_policy):
+    bringup = [sys.executable, str(ROOT / "launch" / "bringup.py"), "--config", str(CONFIG_PATH)]
+    for extra, says in [
+        (["--policy", str(tmp_path / "missing.pt")], "--policy"),
+        (["--policy", str(adapted_policy), "--max-steps", "0"], "--max-steps must be >= 1"),
+    ]:
+        done = subprocess.run(
+            bringup + extra + ["--port", "0"], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 2 and says in done.stderr, done.stderr
+        assert "sim twin" not in done.stdout + done.stderr  # the twin never started
 
 
 def test_bad_launch_config_is_a_config_error(capsys, tmp_path):
