@@ -220,6 +220,11 @@ def _start_run(
     if resume:
         checkpoint = load_checkpoint(run_dir / LAST_NAME, kind="meta")
         _check_resume_config(checkpoint.config, config)
+        if config.train.steps < checkpoint.step:  # (it would train nothing and save steps < step)
+            raise ConfigError(
+                f"{run_dir} is already at step {checkpoint.step}; --steps (train.steps) "
+                f"{config.train.steps} is below it: give --steps {checkpoint.step} or more"
+            )
         config = replace(checkpoint.config, train=config.train)
         learner = Learner(config.model, config.meta, checkpoint.params).to(device)
     else:

@@ -80,6 +80,22 @@ def test_fresh_run_into_an_existing_run_dir_exits_2(
     assert "already holds a run" in err and "--resume" in err and err.count("\n") == 1
 
 
+def test_resume_below_the_runs_step_exits_2_and_keeps_the_run(
+    train_args, tmp_path, synthetic_data_dirs, config_path, capsys
+):
+    out = tmp_path / "run"
+    assert main(train_args(synthetic_data_dirs, out, config_path, "--steps", "2")) == 0
+    saved = {name: (out / name).read_bytes() for name in ("config.json", "last.pt")}
+    capsys.readouterr()
+    resume = train_args(synthetic_data_dirs, out, config_path, "--steps", "1", "--resume")
+    assert main(resume) == 2
+    err = capsys.readouterr().err
+    assert "is already at step 2" in err and "--steps 2 or more" in err and err.count("\n") == 1
+    assert all((out / name).read_bytes() == data for name, data in saved.items())
+    again = train_args(synthetic_data_dirs, out, config_path, "--steps", "2", "--resume")
+    assert main(again) == 0  # re-running a finished run's command is a no-op, not an error
+
+
 def test_resume_without_a_run_and_bad_config_exit_2(tmp_path, synthetic_data_dirs, capsys):
     args = ["train", "--data", str(synthetic_data_dirs["train"]), "--out", str(tmp_path / "x")]
     assert main([*args, "--resume"]) == 2
