@@ -113,6 +113,7 @@ def test_corrupt_episode_stops_collect_without_losing_data(
         (["--descent-steps", "6"], "--descent-steps is for pick_place"),
         (["--push-retries", "-1"], "--push-retries must be >= 0"),
         (["--task", "pick_place", "--push-retries", "2"], "--push-retries is for push"),
+        (["--image-px", "7"], "image_px=7 out of range"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path, capsys, args, message):
@@ -123,6 +124,7 @@ def test_bad_arguments_give_one_line_and_exit_2(tmp_path, capsys, args, message)
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "x").exists()  # nothing made for a run that never started
 
 
 def test_unwritable_output_is_a_clear_error(tmp_path, capsys, daml_collect):

@@ -133,10 +133,10 @@ def run(args: argparse.Namespace) -> int:
     if args.push_retries > 0 and args.task != "push":
         raise ConfigError(f"--push-retries is for push; task {args.task!r} pushes nothing")
 
-    out = Path(args.out)
-    _ensure_writable(out)
     with sim.make_env(args.task, sim.EnvConfig(image_px=args.image_px)) as env:
         episode_steps, control_hz = env.episode_steps, env.config.control_hz
+    out = Path(args.out)  # (created only once every argument has passed)
+    _ensure_writable(out)
     manifest = Manifest(
         task=args.task,
         split=args.split,
