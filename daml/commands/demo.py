@@ -8,9 +8,11 @@ Examples:
 
 The sample video (daml/pretrained/<task>_human_demo.mp4) shows the sim's human-like
 demonstrator on a fixed test-split variation (objects and avatar look never seen in training);
-<video>.json next to it names that variation, which the robot then gets in the sim (without
-one, the fixed test variation is used). Writes <task>_rollout.mp4 and <task>_side_by_side.mp4
-(human video | robot rollout) to --out and prints whether the robot succeeded.
+<video>.json next to it names that variation, which the robot then gets in the sim. A video
+from `daml record --sim` gets the variation it shows too (its <stem>.json sidecar names it);
+for any other video the robot gets the fixed test variation. Writes <task>_rollout.mp4 and
+<task>_side_by_side.mp4 (human video | robot rollout) to --out and prints whether the robot
+succeeded.
 """
 
 from __future__ import annotations
@@ -138,23 +140,48 @@ def _inputs(args: argparse.Namespace) -> tuple[Path, Path]:
 
 
 def _variation(sim, task: str, video: Path, env_config) -> tuple:
-    """(variation, env reset seed, where it came from): the video's .json, else the fixed one."""
+    """(variation, env reset seed, where it came from) of the scene the video shows.
+
+    From the sample's <video>.json, else from a `daml record --sim` sidecar (<stem>.json: the
+    robot gets `daml eval`'s case of that split, seed and variation index), else the fixed
+    test variation (a camera or file recording shows no sim scene).
+    """
+    from daml.record import sidecar_path
     from daml.shipped import sample_sidecar
 
-    sidecar = sample_sidecar(video)
-    if sidecar.is_file():
-        try:
-            raw = json.loads(sidecar.read_text())
-            variation = sim.Variation.from_dict(raw["variation"])
-            reset_seed = int(raw["reset_seed"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            raise DataError(
-                f"{sidecar} is not a sample description ({error}); delete it"
-            ) from error
-        if variation.task != task:
-            raise DataError(
-                f"{video} shows a {variation.task} variation; pass --task {variation.task}"
-            )
-        return variation, reset_seed, str(sidecar)
-    case = fixed_test_case(sim, task, env_config)
-    return case.variation, case.reset_seed, f"fixed {DEMO_SPLIT} variation (seed {DEMO_SEED})"
+    found = None
+    if sample_sidecar(video).is_file():
+        found = _read_sidecar(sim, sample_sidecar(video), "a sample description", _sample_scene)
+    elif sidecar_path(video).is_file():
+        found = _read_sidecar(sim, sidecar_path(video), "a `daml record` sidecar", _recorded_scene)
+    if found is None:
+        case = fixed_test_case(sim, task, env_config)
+        return case.variation, case.reset_seed, f"fixed {DEMO_SPLIT} variation (seed {DEMO_SEED})"
+    if found[0].task != task:
+        raise DataError(f"{video} shows a {found[0].task} variation; pass --task {found[0].task}")
+    return found
+
+
+def _read_sidecar(sim, path: Path, what: str, scene) -> tuple | None:
+    """(Variation, reset seed, origin) from scene(json of path), or None; DataError if bad."""
+    try:
+        found = scene(json.loads(path.read_text()), path)
+        return None if found is None else (sim.Variation.from_dict(found[0]), *found[1:])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
+        raise DataError(f"{path} is not {what} ({error}); delete it") from error
+
+
+def _sample_scene(raw: dict, path: Path) -> tuple:
+    return raw["variation"], int(raw["reset_seed"]), str(path)
+
+
+def _recorded_scene(raw: dict, path: Path) -> tuple | None:
+    """The eval case a `daml record --sim` video shows; None for camera / file recordings."""
+    from daml.commands.eval import case_reset_seed
+
+    source = raw["source"]
+    if source["kind"] != "sim":
+        return None
+    seed, index = int(source["seed"]), int(source["variation_index"])
+    origin = f"{path}: {source['split']} variation {index} (seed {seed})"
+    return source["variation"], case_reset_seed(seed, index), origin

@@ -119,7 +119,7 @@ class DatasetCases:
                 name=self.dataset.paths[index].name,
                 variation=sim.Variation.from_dict(episode.variation["variation"]),
                 human_frames=episode.human_frames,
-                reset_seed=_reset_seed(self.seed, index),
+                reset_seed=case_reset_seed(self.seed, index),
             )
 
 
@@ -148,7 +148,7 @@ class SimCases:
                 variation, frames = self._demo(sim, env, index)
                 yield EvalCase(
                     f"{self.task}/{self.split}/{index}", variation, frames,
-                    _reset_seed(self.seed, index),
+                    case_reset_seed(self.seed, index),
                 )  # fmt: skip
 
     def _demo(self, sim, env, index: int) -> tuple[object, np.ndarray]:
@@ -165,8 +165,9 @@ class SimCases:
         )
 
 
-def _reset_seed(seed: int, index: int) -> int:
-    """env.reset seed of rollout `index`: independent of the demo's seeds."""
+def case_reset_seed(seed: int, index: int) -> int:
+    """env.reset seed of case `index` (also `daml demo`'s for a `record --sim` video): independent
+    of the demo's seeds."""
     return int(np.random.SeedSequence([seed, index, 1_000_003]).generate_state(1)[0])
 
 

@@ -62,6 +62,46 @@ def test_demo_without_a_sidecar_uses_the_fixed_test_variation(tmp_path, checkpoi
     assert "fixed test variation" in capsys.readouterr().out
 
 
+def test_a_sim_recording_gets_the_variation_it_shows(tmp_path, checkpoint, capsys, monkeypatch):
+    """`daml record --sim --variation 2` then `daml demo --video`: the robot gets `daml eval`'s
+    case 2 of that split and seed (it used to get the fixed test variation, another scene)."""
+    import daml.evaluate
+    import sim
+    from daml.commands.eval import SimCases
+
+    video = tmp_path / "sim_v2.mp4"
+    record = ["record", "--sim", "--task", "pick_place", "--split", "test", "--seed", "5"]
+    assert main([*record, "--variation", "2", "--image-px", "32", "--out", str(video)]) == 0
+    rolled_out = []
+    real_rollout = daml.evaluate.rollout
+
+    def spy(env, policy, variation, reset_seed):
+        rolled_out.append((variation, reset_seed))
+        return real_rollout(env, policy, variation, reset_seed)
+
+    monkeypatch.setattr(daml.evaluate, "rollout", spy)
+    capsys.readouterr()
+    args = ["demo", "--checkpoint", checkpoint, "--video", str(video), "--out", str(tmp_path)]
+    assert main(args) == 0
+    assert f"{tmp_path / 'sim_v2.json'}: test variation 2 (seed 5)" in capsys.readouterr().out
+    env_config = sim.EnvConfig(image_px=32, episode_steps=40)
+    case = list(SimCases("pick_place", "test", 3, 5, env_config))[2]
+    assert rolled_out == [(case.variation, case.reset_seed)]
+
+    monkeypatch.undo()
+    assert main([*args, "--task", "push"]) == 2  # the video shows a pick_place scene
+    assert "pass --task pick_place" in capsys.readouterr().err
+    sidecar = tmp_path / "sim_v2.json"
+    recorded = json.loads(sidecar.read_text())
+    recorded["source"] = {"kind": "file", "path": "phone.mp4"}  # not a sim scene
+    sidecar.write_text(json.dumps(recorded))
+    assert main(args) == 0 and "fixed test variation" in capsys.readouterr().out
+    sidecar.write_text('{"source": {"kind": "sim"}}')
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "is not a `daml record` sidecar" in err and err.count("\n") == 1
+
+
 def test_missing_files_exit_2_with_one_line(tmp_path, checkpoint, sample, capsys):
     missing_model = ["demo", "--checkpoint", str(tmp_path / "none.pt"), "--video", str(sample)]
     missing_video = ["demo", "--checkpoint", checkpoint, "--video", str(tmp_path / "none.mp4")]
