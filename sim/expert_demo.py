@@ -6,6 +6,7 @@ pick_place grasp grasped again, a lost push pushed again). Must not import torch
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -108,6 +109,7 @@ def robot_demo(
     miss_m: float = 0.0,
     descent_steps: int = DESCENT_STEPS,
     push_retries: int = 0,
+    execute: Callable[[dict], np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Run the scripted expert for one episode of exactly T steps.
 
@@ -140,6 +142,11 @@ def robot_demo(
     show recoveries from the drifts that make a noisy push lose contact; "retried" says whether
     one started.
 
+    With `execute` (DAgger, Ross et al., 2011) another policy drives: the arm executes
+    `execute(obs)` (obs as env.step returns it; an action (4,) of the contract), plus
+    `action_noise` if given, while the recorded actions stay the expert's labels for the states
+    that policy reaches. "success" is then the driving policy's. Not with `miss_m`.
+
     Returns:
         {"frames": uint8 (T, H, W, 3), "states": float32 (T, 4), "actions": float32 (T, 4),
          "success": bool, "retried": bool}; frames[t] / states[t] are observed before
@@ -159,6 +166,8 @@ def robot_demo(
         raise SimError(f"push_retries={push_retries!r} must be an integer >= 0")
     if push_retries and env.task != "push":
         raise SimError(f"push_retries is for push; task {env.task!r} pushes nothing")
+    if execute is not None and miss_m > 0.0:
+        raise SimError("miss_m executes a missed grasp; it cannot be combined with execute")
     noise_rng = np.random.default_rng([seed, NOISE_STREAM])
     obs, _ = env.reset(seed=seed, variation=variation)
     start = obs["state"][:3].astype(np.float64)
@@ -200,6 +209,8 @@ def robot_demo(
         states.append(obs["state"])
         actions.append(action)
         executed = action.copy()
+        if execute is not None:
+            executed = _contract_action(execute(obs))
         if executing_miss:
             executed = expert_action(
                 ee, desired_position(env, executed_plan, t, ee), float(executed_plan.grippers[t])
@@ -214,6 +225,14 @@ def robot_demo(
         "success": bool(info["success"]),
         "retried": retried,
     }
+
+
+def _contract_action(action) -> np.ndarray:
+    """A driving policy's action as float32 (4,), motion clipped to [-1, 1]; SimError if not."""
+    action = np.asarray(action, dtype=np.float32)
+    if action.shape != (4,) or not np.all(np.isfinite(action)):
+        raise SimError(f"execute must return a finite action of shape (4,), got {action!r}")
+    return np.append(np.clip(action[:3], -1.0, 1.0), action[3]).astype(np.float32)
 
 
 def _shifted_plan(

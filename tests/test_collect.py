@@ -218,3 +218,70 @@ def test_push_retry_collection_is_recorded_and_not_mixed(tmp_path, capsys, daml_
     assert daml_collect(out, "--action-noise", "0.3", variations=3) == 2  # resuming without
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "push_retries=2" in err[0]
+
+
+@pytest.fixture(scope="module")
+def driver_checkpoint(tmp_path_factory, tiny_model_factory):
+    """A tiny 32 px, 40-step meta checkpoint (untrained: it drives, badly) for --dagger."""
+    from daml.checkpoint import Checkpoint, save_checkpoint
+    from daml.config import MetaConfig, RunConfig
+    from daml.meta import Learner
+
+    model = tiny_model_factory(image_px=32, episode_steps=40, conv_strides=(2, 1))
+    path = tmp_path_factory.mktemp("driver") / "driver.pt"
+    learner = Learner.create(model, MetaConfig(), seed=0)
+    save_checkpoint(path, Checkpoint("meta", RunConfig(model=model), learner.params))
+    return path
+
+
+def test_dagger_the_learner_drives_and_the_expert_labels(
+    tmp_path, capsys, daml_collect, driver_checkpoint
+):
+    """--dagger: each robot episode is the adapted learner's own rollout (the same frames as
+    `daml eval`'s rollout of that policy), labelled with the expert's actions."""
+    import sim
+    from daml.adapt import adapt_from_frames
+    from daml.checkpoint import file_sha256
+    from daml.evaluate import rollout
+
+    out = tmp_path / "dagger"
+    assert daml_collect(out, "--dagger", str(driver_checkpoint), "--seed", "3") == 0
+    assert "--dagger learner success: " in capsys.readouterr().out
+    manifest = Manifest.load(out)
+    assert manifest.dagger_sha256 == file_sha256(driver_checkpoint)
+    episode = DemoDataset(out)[1]
+    recorded = episode.variation
+    assert recorded["policy_success"] in (True, False)
+    variation = sim.Variation.from_dict(recorded["variation"])
+    policy = adapt_from_frames(str(driver_checkpoint), episode.human_frames)
+    with sim.make_env("push", sim.EnvConfig(image_px=32)) as env:
+        success, _, frames, _ = rollout(env, policy, variation, recorded["robot_seed"])
+        np.testing.assert_array_equal(np.stack(frames[:40]), episode.robot_frames)
+        assert success == recorded["policy_success"]
+        expert = sim.robot_demo(env, variation, seed=recorded["robot_seed"])
+    np.testing.assert_array_equal(episode.robot_actions[0], expert["actions"][0])
+    driven = np.stack(
+        [policy.act(f, s) for f, s in zip(frames[:40], episode.robot_states, strict=True)]
+    )
+    assert not np.array_equal(driven, episode.robot_actions)  # labels, not what was driven
+
+    capsys.readouterr()
+    assert daml_collect(out, "--seed", "3", variations=3) == 2  # expert-driven: another one
+    err = capsys.readouterr().err
+    assert "holds a different collection (dagger_sha256=" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--image-px", "64"], "drives 32px, 40-step episodes; this collection has 64px"),
+        (["--task", "pick_place", "--grasp-miss", "0.5"], "--grasp-miss executes a missed grasp"),
+    ],
+)
+def test_dagger_refuses_what_it_cannot_drive(tmp_path, capsys, driver_checkpoint, extra, message):
+    argv = ["collect", "--task", "push", "--variations", "1", "--image-px", "32"]
+    argv += ["--out", str(tmp_path / "x"), "--dagger", str(driver_checkpoint), *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()

@@ -4,6 +4,8 @@ Examples:
     daml collect --task pick_place --variations 1000 --split train --workers 2 --out data/pick_place
     daml collect --task push --variations 50 --split test --out data/push_test --image-px 64
     daml collect --task push --variations 4000 --out data/push_dart --action-noise 0.2
+    daml collect --task push --variations 1000 --seed 61 --out data/push_dagger \
+        --dagger daml/pretrained/push.pt
 
 Episode k is seeded from (--seed, k): the dataset is the same whatever --workers is, and a
 killed run re-started with the same arguments continues where it stopped.
@@ -18,8 +20,12 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from daml.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from daml.dagger import DaggerSource
 
 MAX_EXPERT_ATTEMPTS = 20  # failed expert demos are re-sampled, never saved
 MISS_RANGE_M = (0.025, 0.045)  # --grasp-miss: how far off the first grasp is aimed (uniform);
@@ -32,12 +38,14 @@ _WORKER_ENV: dict = {}  # per worker process: (task, image_px) -> env, built onc
 @dataclass(frozen=True)
 class Attempts:
     """How episode k was obtained: sampled variations whose robot expert failed, and those
-    whose robot demo succeeded but the human-like demo missed (both re-sampled, never saved);
-    `retried`: the saved robot demo shows a recovery (--grasp-miss, --push-retries)."""
+    whose human-like demo missed (both re-sampled, never saved); `retried`: the saved robot
+    demo shows a recovery (--grasp-miss, --push-retries); `policy_success`: with --dagger,
+    whether the learner's rollout succeeded (None without)."""
 
     robot_failures: int = 0
     human_failures: int = 0
     retried: bool = False
+    policy_success: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,7 @@ class CollectJob:
     grasp_miss: float = 0.0
     descent_steps: int = DESCENT_STEPS
     push_retries: int = 0
+    dagger: DaggerSource | None = None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,6 +108,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "show recoveries (default 0)",
     )
     parser.add_argument(
+        "--dagger",
+        metavar="CHECKPOINT",
+        help="DAgger: this meta checkpoint, adapted on each variation's human video, drives the "
+        "robot episode, and the expert's actions for the states it reaches are recorded as the "
+        "labels; its failed rollouts are kept (default: the expert drives)",
+    )
+    parser.add_argument(
         "--repair",
         action="store_true",
         help="move corrupt episodes to <out>/corrupt/ and re-collect them instead of stopping",
@@ -109,6 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sim
     from daml import __version__
+    from daml.dagger import DaggerSource
     from daml.data import EPISODES_DIR, Manifest
 
     sim.check_task(args.task)
@@ -132,9 +149,14 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--push-retries must be >= 0, got {args.push_retries}")
     if args.push_retries > 0 and args.task != "push":
         raise ConfigError(f"--push-retries is for push; task {args.task!r} pushes nothing")
+    if args.dagger and args.grasp_miss > 0:
+        raise ConfigError("--grasp-miss executes a missed grasp; --dagger's learner drives")
 
     with sim.make_env(args.task, sim.EnvConfig(image_px=args.image_px)) as env:
         episode_steps, control_hz = env.episode_steps, env.config.control_hz
+    dagger = DaggerSource.open(args.dagger) if args.dagger else None
+    if dagger is not None:
+        dagger.check_fits(args.image_px, episode_steps)
     out = Path(args.out)  # (created only once every argument has passed)
     _ensure_writable(out)
     manifest = Manifest(
@@ -151,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
         grasp_miss=args.grasp_miss,
         descent_steps=args.descent_steps,
         push_retries=args.push_retries,
+        dagger_sha256=dagger.sha256 if dagger else "",
+        dagger_checkpoint=dagger.checkpoint if dagger else "",
         human_masks=True,
         daml_version=__version__,
     )
@@ -182,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
             args.grasp_miss,
             args.descent_steps,
             args.push_retries,
+            dagger,
         )
         for index in todo
     ]
@@ -196,6 +221,7 @@ def collect_episode(job: CollectJob) -> Attempts:
     import numpy as np
 
     import sim
+    from daml.dagger import learner_rollout
     from daml.data import Episode, episode_path, save_episode
 
     key = (job.task, job.image_px)
@@ -203,28 +229,27 @@ def collect_episode(job: CollectJob) -> Attempts:
         _WORKER_ENV[key] = sim.make_env(job.task, sim.EnvConfig(image_px=job.image_px))
     env = _WORKER_ENV[key]
     robot_failures = human_failures = 0
+    options = {"action_noise": job.action_noise, "descent_steps": job.descent_steps,
+               "push_retries": job.push_retries}  # fmt: skip
     for attempt in range(MAX_EXPERT_ATTEMPTS):
         rng = np.random.default_rng(np.random.SeedSequence([job.seed, job.index, attempt]))
         variation = sim.sample_variation(job.task, job.split, rng)
         robot_seed, human_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
+        look = sim.sample_look(job.split, rng)  # (the rng's last draw: the same look as ever)
         miss_m = _miss_distance(job, attempt)
-        robot = sim.robot_demo(
-            env,
-            variation,
-            seed=robot_seed,
-            action_noise=job.action_noise,
-            miss_m=miss_m,
-            descent_steps=job.descent_steps,
-            push_retries=job.push_retries,
-        )
-        if not robot["success"]:
-            robot_failures += 1
-            continue
-        look = sim.sample_look(job.split, rng)
+        if job.dagger is None:  # the expert drives; its failed demos are re-sampled
+            robot = sim.robot_demo(env, variation, seed=robot_seed, miss_m=miss_m, **options)
+            if not robot["success"]:
+                robot_failures += 1
+                continue
         human = sim.human_demo(env, variation, look, seed=human_seed)
         if not human["success"]:
             human_failures += 1
             continue
+        if job.dagger is not None:  # the learner drives, adapted on this human video
+            robot = learner_rollout(
+                sim, env, variation, robot_seed, human["frames"], job.dagger, **options
+            )
         episode = Episode(
             robot_frames=robot["frames"],
             robot_states=robot["states"],
@@ -240,13 +265,16 @@ def collect_episode(job: CollectJob) -> Attempts:
                 "miss_m": miss_m,
                 "retried": robot["retried"],
                 "index": job.index,
+                **({"policy_success": robot["success"]} if job.dagger else {}),
             },
         )
         save_episode(episode_path(Path(job.out), job.index), episode)
-        return Attempts(robot_failures, human_failures, bool(robot["retried"]))
+        policy_success = bool(robot["success"]) if job.dagger else None
+        return Attempts(robot_failures, human_failures, bool(robot["retried"]), policy_success)
     raise DataError(
-        f"the expert failed {MAX_EXPERT_ATTEMPTS} sampled variations in a row for episode "
-        f"{job.index} of task {job.task}; the simulator or object pool is broken"
+        f"{MAX_EXPERT_ATTEMPTS} sampled variations in a row failed for episode {job.index} of "
+        f"task {job.task} (robot expert {robot_failures}, human-like demo {human_failures}); "
+        "the simulator or object pool is broken"
     )
 
 
@@ -353,8 +381,16 @@ def _print_summary(
 
 def _success_line(attempts: list[Attempts]) -> str:
     """Expert success over every sampled variation, and the human-like demo's over the
-    variations whose robot demo succeeded (failures of either are re-sampled)."""
+    variations whose robot demo succeeded (failures of either are re-sampled); with --dagger
+    the human-like demo's over every sampled variation and the learner's over the episodes."""
     episodes = len(attempts)
+    if attempts[0].policy_success is not None:
+        tries = episodes + sum(a.human_failures for a in attempts)
+        wins = sum(bool(a.policy_success) for a in attempts)
+        return (
+            f"human-like demo success: {episodes}/{tries} ({100 * episodes / tries:.1f}%)  "
+            f"--dagger learner success: {wins}/{episodes} ({100 * wins / episodes:.1f}%)"
+        )
     robot_ok = episodes + sum(a.human_failures for a in attempts)
     robot_tries = robot_ok + sum(a.robot_failures for a in attempts)
     return (

@@ -67,6 +67,38 @@ def test_dart_noise_perturbs_execution_but_labels_stay_the_experts(env) -> None:
     assert not np.allclose(obs["state"][:3], noisy["states"][1][:3], atol=1e-4)
 
 
+def test_another_policy_can_drive_while_the_expert_labels(env) -> None:
+    """execute= (DAgger): the arm does what the driving policy says; the labels are what the
+    expert would do from each state that policy reached."""
+    variation = sim.sample_variation(env.task, "train", np.random.default_rng(103))
+    seen = []
+
+    def rise(obs) -> np.ndarray:  # a learner that only ever moves up
+        seen.append(obs["state"].copy())
+        return np.array([0.0, 0.0, 1.0, -1.0], np.float32)
+
+    driven = sim.robot_demo(env, variation, seed=6, execute=rise)
+    np.testing.assert_array_equal(np.stack(seen), driven["states"])  # it saw every state
+    assert np.all(np.diff(driven["states"][:, 2]) >= -1e-4)  # and the arm only went up
+    assert driven["success"] is False
+    clean = sim.robot_demo(env, variation, seed=6)
+    np.testing.assert_array_equal(driven["states"][0], clean["states"][0])
+    np.testing.assert_array_equal(driven["actions"][0], clean["actions"][0])  # same start
+    assert np.any(driven["actions"][:, 2] < -0.5)  # the expert keeps asking to go down
+    # the expert's labels from the states the driver reached: not the driver's actions
+    assert not np.allclose(driven["actions"][:, 2], 1.0)
+
+
+def test_a_bad_driving_policy_is_a_clear_error(env) -> None:
+    variation = sim.sample_variation(env.task, "train", np.random.default_rng(104))
+    for bad in (np.zeros(3), np.array([0.0, 0.0, np.nan, 1.0])):
+        with pytest.raises(sim.SimError, match="execute must return a finite action"):
+            sim.robot_demo(env, variation, seed=0, execute=lambda obs, bad=bad: bad)
+    if env.task == "pick_place":
+        with pytest.raises(sim.SimError, match="cannot be combined with execute"):
+            sim.robot_demo(env, variation, seed=0, miss_m=0.03, execute=lambda obs: np.zeros(4))
+
+
 def test_bad_action_noise_is_a_clear_error(env) -> None:
     variation = sim.sample_variation(env.task, "train", np.random.default_rng(0))
     for bad in (-0.1, float("nan")):
