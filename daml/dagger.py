@@ -61,10 +61,15 @@ def learner_rollout(
     import torch
 
     from daml.adapt import adapt_from_frames, load_learner
+    from daml.checkpoint import load_checkpoint
+    from daml.errors import DataError
 
     if source.checkpoint not in _WORKER_LEARNERS:
         torch.set_num_threads(1)  # one per collect worker; a pool uses the cores
-        _WORKER_LEARNERS[source.checkpoint] = load_learner(source.checkpoint)[0]
+        loaded = load_checkpoint(source.checkpoint, kind="meta")
+        if loaded.sha256 != source.sha256:  # the manifest names the weights that drove
+            raise DataError(f"--dagger {source.checkpoint} changed while collecting; re-run")
+        _WORKER_LEARNERS[source.checkpoint] = load_learner(loaded)[0]
     policy = adapt_from_frames(_WORKER_LEARNERS[source.checkpoint], human_frames)
 
     def drive(obs: dict) -> np.ndarray:

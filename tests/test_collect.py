@@ -285,3 +285,18 @@ def test_dagger_refuses_what_it_cannot_drive(tmp_path, capsys, driver_checkpoint
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_dagger_refuses_a_driver_that_changed_after_the_manifest_named_it(driver_checkpoint):
+    import sim
+    from daml.dagger import _WORKER_LEARNERS, DaggerSource, learner_rollout
+    from daml.errors import DataError
+
+    named = DaggerSource.open(driver_checkpoint)
+    stale = DaggerSource(named.checkpoint, "0" * 64, named.image_px, named.episode_steps)
+    _WORKER_LEARNERS.pop(stale.checkpoint, None)
+    variation = sim.sample_variation("push", "train", np.random.default_rng(0))
+    frames = np.zeros((40, 32, 32, 3), np.uint8)
+    with sim.make_env("push", sim.EnvConfig(image_px=32)) as env:
+        with pytest.raises(DataError, match="changed while collecting"):
+            learner_rollout(sim, env, variation, 0, frames, stale)
