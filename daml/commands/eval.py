@@ -152,17 +152,36 @@ class SimCases:
                 )  # fmt: skip
 
     def _demo(self, sim, env, index: int) -> tuple[object, np.ndarray]:
-        for attempt in range(MAX_DEMO_ATTEMPTS):
-            rng = np.random.default_rng(np.random.SeedSequence([self.seed, index, attempt]))
-            variation = sim.sample_variation(self.task, self.split, rng)
-            look = self.look(rng) if self.look else sim.sample_look(self.split, rng)
-            human = sim.human_demo(env, variation, look, seed=int(rng.integers(2**31 - 1)))
-            if human["success"]:
-                return variation, human["frames"]
-        raise DataError(
-            f"the human demonstrator failed {MAX_DEMO_ATTEMPTS} sampled {self.task} variations "
-            f"in a row (variation {index}); the simulator is broken"
-        )
+        demo = sampled_human_demo(sim, env, self.task, self.split, self.seed, index, self.look)
+        if demo is None:
+            raise DataError(
+                f"the human demonstrator failed {MAX_DEMO_ATTEMPTS} sampled {self.task} "
+                f"variations in a row (variation {index}); the simulator is broken"
+            )
+        return demo["variation"], demo["frames"]
+
+
+def sampled_human_demo(
+    sim, env, task: str, split: str, seed: int, index: int, look=None
+) -> dict | None:
+    """The human-like demo of case `index`: {"frames" uint8 (T, H, W, 3), "variation",
+    "look", "human_seed", "attempt"}, or None if MAX_DEMO_ATTEMPTS attempts all failed.
+
+    Attempt a draws from SeedSequence([seed, index, a]) the variation, then the avatar look
+    (`look(rng)`, default sim.sample_look of `split`), then the avatar's seed; a failed demo is
+    re-sampled. `daml record --sim` renders its videos with this too, so its variation K is
+    this case K exactly.
+    """
+    for attempt in range(MAX_DEMO_ATTEMPTS):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, index, attempt]))
+        variation = sim.sample_variation(task, split, rng)
+        drawn = look(rng) if look else sim.sample_look(split, rng)
+        human_seed = int(rng.integers(2**31 - 1))
+        human = sim.human_demo(env, variation, drawn, seed=human_seed)
+        if human["success"]:
+            return {"frames": human["frames"], "variation": variation, "look": drawn,
+                    "human_seed": human_seed, "attempt": attempt}  # fmt: skip
+    return None
 
 
 def case_reset_seed(seed: int, index: int) -> int:

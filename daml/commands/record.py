@@ -21,7 +21,6 @@ from pathlib import Path
 from daml.commands import apply_mode_options
 from daml.errors import ConfigError
 
-MAX_AVATAR_ATTEMPTS = 10  # failed avatar demos are re-sampled, as `daml eval --task` does
 # Each source's own options and their defaults; given with another source, they are refused.
 SOURCE_OPTIONS = {
     "--camera": {"seconds": 5.0, "countdown": 3.0},
@@ -220,28 +219,17 @@ def _record_sim(args: argparse.Namespace) -> int:
 
 
 def _avatar_demo(sim, env, task: str, split: str, seed: int, index: int) -> dict:
-    """Human-like demo of variation `index`, sampled exactly as `daml eval --task` samples it.
+    """Human-like demo of variation `index`: `daml eval --task`'s case `index` exactly
+    (daml.commands.eval.sampled_human_demo), with variation and look as dicts."""
+    from daml.commands.eval import MAX_DEMO_ATTEMPTS, sampled_human_demo
 
-    Attempt a uses SeedSequence([seed, index, a]) for the variation, then the avatar look, then
-    the avatar's seed; a failed avatar demo is re-sampled, as eval does.
-    """
-    import numpy as np
-
-    for attempt in range(MAX_AVATAR_ATTEMPTS):
-        rng = np.random.default_rng(np.random.SeedSequence([seed, index, attempt]))
-        variation = sim.sample_variation(task, split, rng)
-        look = sim.sample_look(split, rng)
-        human_seed = int(rng.integers(2**31 - 1))
-        human = sim.human_demo(env, variation, look, seed=human_seed)
-        if human["success"]:
-            return {
-                "frames": human["frames"], "variation": variation.to_dict(),
-                "look": look.to_dict(), "human_seed": human_seed, "attempt": attempt,
-            }  # fmt: skip
-    raise ConfigError(
-        f"the sim avatar failed {MAX_AVATAR_ATTEMPTS} sampled {task} variations in a row for "
-        f"--variation {index}; try another --variation or --seed"
-    )
+    demo = sampled_human_demo(sim, env, task, split, seed, index)
+    if demo is None:
+        raise ConfigError(
+            f"the sim avatar failed {MAX_DEMO_ATTEMPTS} sampled {task} variations in a row for "
+            f"--variation {index}; try another --variation or --seed"
+        )
+    return {**demo, "variation": demo["variation"].to_dict(), "look": demo["look"].to_dict()}
 
 
 def _parse_crop(text: str) -> tuple[int, int, int, int]:
