@@ -300,3 +300,14 @@ def test_dagger_refuses_a_driver_that_changed_after_the_manifest_named_it(driver
     with sim.make_env("push", sim.EnvConfig(image_px=32)) as env:
         with pytest.raises(DataError, match="changed while collecting"):
             learner_rollout(sim, env, variation, 0, frames, stale)
+
+
+def test_a_broken_dagger_checkpoint_is_one_line_and_nothing_is_created(tmp_path, capsys):
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint at all")
+    argv = ["collect", "--task", "push", "--variations", "1", "--image-px", "32"]
+    for driver in (broken, tmp_path / "missing.pt"):
+        assert main([*argv, "--out", str(tmp_path / "x"), "--dagger", str(driver)]) == 2
+        err = capsys.readouterr().err
+        assert str(driver) in err and err.count("\n") == 1
+        assert not (tmp_path / "x").exists()
