@@ -1,6 +1,8 @@
 """How often the scripted robot expert succeeds when its motion is noisy (DART, as `daml collect
 --action-noise` records it), for each setting of the expert's options: the pick_place descent
-(`--descent-steps`) and the push recovery (`--push-retries`).
+(`--descent-steps`), the push recovery (`--push-retries`) and, for pick_place, the expert that
+plans once against the one re-planned from the scene at every step (`--labels plan replan`,
+sim.replanning: DAgger's labeller, here driving itself).
 
 A DART train set keeps only the demos that succeed, so the expert's failures under noise are the
 states its demos never show. Every setting runs the same train scenes and noise seeds, so the
@@ -9,6 +11,7 @@ env/noise seed `--episode-seed + k`.
 
     python benchmarks/noisy_expert.py --task push --variations 200 --push-retries 0 3
     python benchmarks/noisy_expert.py --task pick_place --variations 150 --descent-steps 3 6 8
+    python benchmarks/noisy_expert.py --task pick_place --descent-steps 8 --labels plan replan
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ def noisy_demos(
     episode_seed: int,
     descent_steps: int = DESCENT_STEPS,
     push_retries: int = 0,
+    labels: str = "plan",
 ) -> tuple[int, int, float]:
     """(successes, demos that started a recovery, seconds per demo) on `variations` train
     scenes of `task`."""
@@ -50,6 +54,7 @@ def noisy_demos(
                 action_noise=action_noise,
                 descent_steps=descent_steps,
                 push_retries=push_retries,
+                labels=labels,
             )
             successes += demo["success"]
             retried += demo["retried"]
@@ -75,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[0],
         help="push: recoveries allowed, to compare (daml collect --push-retries)",
     )
+    parser.add_argument(
+        "--labels",
+        nargs="+",
+        default=["plan"],
+        help="pick_place: the expert that plans once (plan) or re-plans every step (replan)",
+    )
     parser.add_argument("--seed", type=int, default=123, help="draws the scenes")
     parser.add_argument("--episode-seed", type=int, default=1000, help="env/noise seed of scene 0")
     args = parser.parse_args(argv)
@@ -82,10 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--variations must be >= 1, got {args.variations}")
     print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores\n")
-    print("| task | action noise | descent steps | push retries | expert success | retried "
-          "| s per demo |")  # fmt: skip
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for descent_steps, retries in itertools.product(args.descent_steps, args.push_retries):
+    print("| task | expert | action noise | descent steps | push retries | expert success "
+          "| retried | s per demo |")  # fmt: skip
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    settings = itertools.product(args.labels, args.descent_steps, args.push_retries)
+    for labels, descent_steps, retries in settings:
         try:
             ok, retried, seconds = noisy_demos(
                 args.task,
@@ -95,11 +107,12 @@ def main(argv: list[str] | None = None) -> int:
                 args.episode_seed,
                 descent_steps,
                 retries,
+                labels,
             )
         except sim.SimError as error:
             parser.error(str(error))
         print(
-            f"| {args.task} | {args.action_noise:g} | {descent_steps} | {retries} "
+            f"| {args.task} | {labels} | {args.action_noise:g} | {descent_steps} | {retries} "
             f"| {ok}/{args.variations} ({ok / args.variations:.1%}) | {retried} "
             f"| {seconds:.2f} |",
             flush=True,

@@ -52,6 +52,7 @@ class Manifest:
     push_retries: int = 0  # times a push robot demo may re-approach a target it lost
     dagger_sha256: str = ""  # the meta checkpoint that drove the robot demos (DAgger; "": the
     dagger_checkpoint: str = ""  # expert drove); its path where it was collected
+    expert_labels: str = "plan"  # robot actions: the expert's plan, or "replan" (sim.replanning)
     human_masks: bool = False  # every episode stores the avatar's pixels (train.avatar_hue_jitter)
     format_version: int = FORMAT_VERSION
     daml_version: str = ""
@@ -71,7 +72,7 @@ class Manifest:
     # What makes two collections the same (all but the variation count and provenance).
     COLLECTION_KEYS = ("task", "split", "seed", "image_px", "control_hz", "episode_steps",
                        "action_noise", "grasp_miss", "descent_steps", "push_retries",
-                       "dagger_sha256", "format_version")  # fmt: skip
+                       "dagger_sha256", "expert_labels", "format_version")  # fmt: skip
 
     def differences(self, other: Manifest) -> list[str]:
         """The COLLECTION_KEYS on which `other` describes another collection than this one."""

@@ -16,10 +16,12 @@ from sim.errors import SimError
 from sim.experts import (
     CLOSE,
     DESCENT_STEPS,
+    EMPTY_GAP_M,
     GRIP_STEPS,
     OPEN,
     PUSH_Z_M,
     PUSHER_HALF_M,
+    RETRY_RISE_M,
     Trajectory,
     Waypoint,
     desired_position,
@@ -30,13 +32,12 @@ from sim.experts import (
     push_waypoints,
     time_parameterise,
 )
+from sim.replanning import ReplanningExpert
 from sim.tasks.push import GOAL_RADIUS_M
 from sim.variation import Variation
 
 NOISE_STREAM = 0xDA27  # second seed word of the DART noise generator (independent of env seeds)
 MISS_STREAM = 0xA155  # second seed word of the missed-grasp direction (independent of the noise)
-RETRY_RISE_M = 0.04  # after a missed grasp: straight up this far while the fingers open
-EMPTY_GAP_M = 0.01  # closed fingers this near each other hold nothing: the grasp missed
 MAX_LINGER_STEPS = 3  # a missed grasp's empty lift goes on for 0..this many steps (drawn)
 PUSH_LOST_SLACK_M = 0.005  # a pusher this far beyond the target's side has lost it
 PUSH_RETRY_RISE_M = 0.08  # a push retry lifts the pusher this far above pushing height first
@@ -110,6 +111,7 @@ def robot_demo(
     descent_steps: int = DESCENT_STEPS,
     push_retries: int = 0,
     execute: Callable[[dict], np.ndarray] | None = None,
+    labels: str = "plan",
 ) -> dict[str, np.ndarray]:
     """Run the scripted expert for one episode of exactly T steps.
 
@@ -147,6 +149,11 @@ def robot_demo(
     `action_noise` if given, while the recorded actions stay the expert's labels for the states
     that policy reaches. "success" is then the driving policy's. Not with `miss_m`.
 
+    `labels` says where the expert's actions come from: "plan" (sim.experts' plan from the
+    episode's start, step by step) or "replan" (pick_place only: sim.replanning's expert,
+    re-planned from the scene at every step, the right labels for a learner's states). With
+    "replan" and no `execute` the re-planning expert drives itself; not with `miss_m`.
+
     Returns:
         {"frames": uint8 (T, H, W, 3), "states": float32 (T, 4), "actions": float32 (T, 4),
          "success": bool, "retried": bool}; frames[t] / states[t] are observed before
@@ -168,6 +175,10 @@ def robot_demo(
         raise SimError(f"push_retries is for push; task {env.task!r} pushes nothing")
     if execute is not None and miss_m > 0.0:
         raise SimError("miss_m executes a missed grasp; it cannot be combined with execute")
+    if labels not in ("plan", "replan"):
+        raise SimError(f"labels={labels!r} must be 'plan' or 'replan'")
+    if labels == "replan" and (env.task != "pick_place" or miss_m > 0.0):
+        raise SimError("labels='replan' is for pick_place demos without miss_m")
     noise_rng = np.random.default_rng([seed, NOISE_STREAM])
     obs, _ = env.reset(seed=seed, variation=variation)
     start = obs["state"][:3].astype(np.float64)
@@ -183,6 +194,7 @@ def robot_demo(
         miss_until = int(np.argmax(executed_plan.grippers == CLOSE)) + GRIP_STEPS
     frames, states, actions = [], [], []
     info = {"success": False}
+    replanner = ReplanningExpert(env, descent_steps) if labels == "replan" else None
     retries_left = push_retries if env.task == "push" else 0
     for t in range(env.episode_steps):
         ee = obs["state"][:3].astype(np.float64)
@@ -191,7 +203,7 @@ def robot_demo(
             retries_left -= 1
             if retry is not None:
                 trajectory, offset_t, retried = retry, t, True
-        labels, index = trajectory, t - offset_t
+        source, index = trajectory, t - offset_t
         if executing_miss and t >= miss_until:
             retry = None
             if t > miss_until or obs["state"][3] < EMPTY_GAP_M:
@@ -199,12 +211,15 @@ def robot_demo(
             if retry is None:  # the fingers hold something (or no time is left): plan goes on
                 executing_miss = False
             else:
-                labels, index = retry, 0
+                source, index = retry, 0
                 if t >= miss_until + linger:
                     trajectory, offset_t, retried, executing_miss = retry, t, True, False
-        action = expert_action(
-            ee, desired_position(env, labels, index, ee), float(labels.grippers[index])
-        )
+        if replanner is not None:
+            action = replanner.label(obs["state"])
+        else:
+            action = expert_action(
+                ee, desired_position(env, source, index, ee), float(source.grippers[index])
+            )
         frames.append(obs["image"])
         states.append(obs["state"])
         actions.append(action)

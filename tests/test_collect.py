@@ -114,6 +114,7 @@ def test_corrupt_episode_stops_collect_without_losing_data(
         (["--push-retries", "-1"], "--push-retries must be >= 0"),
         (["--task", "pick_place", "--push-retries", "2"], "--push-retries is for push"),
         (["--image-px", "7"], "image_px=7 out of range"),
+        (["--labels", "replan"], "--labels replan is for pick_place"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path, capsys, args, message):
@@ -202,6 +203,18 @@ def test_slow_descent_collection_is_recorded_and_not_mixed(tmp_path, capsys, dam
     assert daml_collect(out, task="pick_place", variations=2) == 2  # resuming at the default
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "descent_steps=6" in err[0]
+
+
+def test_replanned_labels_are_recorded_and_not_mixed(tmp_path, capsys, daml_collect):
+    out = tmp_path / "replan"
+    assert daml_collect(out, "--labels", "replan", task="pick_place", variations=1) == 0
+    assert json.loads((out / "manifest.json").read_text())["expert_labels"] == "replan"
+    assert DemoDataset(out)[0].robot_actions.shape == (40, 4)
+    assert Manifest.__dataclass_fields__["expert_labels"].default == "plan"  # older manifests
+    capsys.readouterr()
+    assert daml_collect(out, task="pick_place", variations=2) == 2  # resuming with the plan's
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "expert_labels=replan" in err[0]
 
 
 def test_push_retry_collection_is_recorded_and_not_mixed(tmp_path, capsys, daml_collect):

@@ -63,6 +63,7 @@ class CollectJob:
     descent_steps: int = DESCENT_STEPS
     push_retries: int = 0
     dagger: DaggerSource | None = None
+    labels: str = "plan"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -115,6 +116,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "labels; its failed rollouts are kept (default: the expert drives)",
     )
     parser.add_argument(
+        "--labels",
+        choices=("plan", "replan"),
+        default="plan",
+        help="the robot demos' recorded actions: the expert's plan from the episode's start, step "
+        "by step (plan), or, pick_place only, the expert re-planned from the scene at every step "
+        "(replan: right for a --dagger learner's states, e.g. a missed grasp is grasped again)",
+    )
+    parser.add_argument(
         "--repair",
         action="store_true",
         help="move corrupt episodes to <out>/corrupt/ and re-collect them instead of stopping",
@@ -151,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--push-retries is for push; task {args.task!r} pushes nothing")
     if args.dagger and args.grasp_miss > 0:
         raise ConfigError("--grasp-miss executes a missed grasp; --dagger's learner drives")
+    if args.labels == "replan" and (args.task != "pick_place" or args.grasp_miss > 0):
+        raise ConfigError("--labels replan is for pick_place without --grasp-miss")
 
     with sim.make_env(args.task, sim.EnvConfig(image_px=args.image_px)) as env:
         episode_steps, control_hz = env.episode_steps, env.config.control_hz
@@ -175,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         push_retries=args.push_retries,
         dagger_sha256=dagger.sha256 if dagger else "",
         dagger_checkpoint=dagger.checkpoint if dagger else "",
+        expert_labels=args.labels,
         human_masks=True,
         daml_version=__version__,
     )
@@ -194,22 +206,9 @@ def run(args: argparse.Namespace) -> int:
     _remove_stale_temp_files(out / EPISODES_DIR)
 
     todo = _missing_episodes(out, args.variations, repair=args.repair)
-    jobs = [
-        CollectJob(
-            args.task,
-            args.split,
-            args.seed,
-            args.image_px,
-            index,
-            str(out),
-            args.action_noise,
-            args.grasp_miss,
-            args.descent_steps,
-            args.push_retries,
-            dagger,
-        )
-        for index in todo
-    ]
+    common = (args.task, args.split, args.seed, args.image_px)
+    options = (args.action_noise, args.grasp_miss, args.descent_steps, args.push_retries)
+    jobs = [CollectJob(*common, i, str(out), *options, dagger, args.labels) for i in todo]
     started = time.perf_counter()
     attempts = _run_jobs(jobs, args.workers, progress=not args.no_progress)
     _print_summary(out, args.variations, len(jobs), attempts, time.perf_counter() - started)
@@ -230,7 +229,7 @@ def collect_episode(job: CollectJob) -> Attempts:
     env = _WORKER_ENV[key]
     robot_failures = human_failures = 0
     options = {"action_noise": job.action_noise, "descent_steps": job.descent_steps,
-               "push_retries": job.push_retries}  # fmt: skip
+               "push_retries": job.push_retries, "labels": job.labels}  # fmt: skip
     for attempt in range(MAX_EXPERT_ATTEMPTS):
         rng = np.random.default_rng(np.random.SeedSequence([job.seed, job.index, attempt]))
         variation = sim.sample_variation(job.task, job.split, rng)
