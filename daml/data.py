@@ -63,6 +63,8 @@ class Manifest:
                 f"dataset format version {self.format_version} is not supported "
                 f"(this daml reads version {FORMAT_VERSION}); re-collect it with `daml collect`"
             )
+        if self.expert_labels not in ("plan", "replan"):
+            raise DataError(f"manifest has unknown expert_labels {self.expert_labels!r}")
         if self.variations <= 0 or self.image_px <= 0 or self.episode_steps <= 1:
             raise DataError(
                 f"manifest has invalid sizes (variations={self.variations}, "

@@ -164,6 +164,14 @@ def test_foreign_files_and_directories_are_rejected(tmp_path):
         load_episode(other)
 
 
+def test_a_manifest_with_unknown_expert_labels_is_refused():
+    fields = {"task": "push", "split": "train", "variations": 1, "seed": 0, "image_px": 64,
+              "control_hz": 10, "episode_steps": 40}  # fmt: skip
+    assert Manifest(**fields).expert_labels == "plan"  # what older manifests are read as
+    with pytest.raises(DataError, match="unknown expert_labels 'oracle'"):
+        Manifest(**fields, expert_labels="oracle")
+
+
 def test_atomic_write_onto_a_folder_is_a_data_error_and_writes_nothing(tmp_path):
     folder = tmp_path / "out"
     (folder / "kept.txt").parent.mkdir()
