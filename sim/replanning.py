@@ -97,14 +97,15 @@ class ReplanningExpert:
         if held:
             return self._carry(ee, tray, release_z)
         self.releasing = False  # (dropped, or never held: a new grasp starts from scratch)
-        return self._reach(ee, gap, lo, hi, self._steps_after_grasp(lo, hi, tray, release_z))
+        grasp = np.asarray(grasp_waypoints(lo, hi)[1].position, dtype=np.float64)
+        return self._reach(ee, gap, grasp, self._steps_after_grasp(grasp, tray, release_z))
 
     def _carry(self, ee: np.ndarray, tray: np.ndarray, release_z: float) -> tuple:
         """Holding the target: up to carry height, over the tray, down, open (and once
         opening, keep opening)."""
         off = float(np.linalg.norm(ee[:2] - tray))
         if self.releasing:
-            return np.append(ee[:2], ee[2]), OPEN, None
+            return ee.copy(), OPEN, None
         if off > TRAY_REACH_XY_M:
             if ee[2] < CARRY_Z_M - LIFT_FIRST_M:  # lift clear of the other objects first
                 return np.append(ee[:2], CARRY_Z_M), CLOSE, None
@@ -116,21 +117,16 @@ class ReplanningExpert:
         self.releasing = True
         return np.append(tray, release_z), OPEN, None
 
-    def _steps_after_grasp(
-        self, lo: np.ndarray, hi: np.ndarray, tray: np.ndarray, release_z: float
-    ) -> int:
-        """Steps the task takes from the grasp point on: close, lift, carry, lower, open."""
-        grasp = np.asarray(grasp_waypoints(lo, hi)[1].position, dtype=np.float64)
+    def _steps_after_grasp(self, grasp: np.ndarray, tray: np.ndarray, release_z: float) -> int:
+        """Steps the task takes from the grasp point `grasp` (3,) on: close, lift, carry, lower,
+        open."""
         moves = (CARRY_Z_M - grasp[2], np.linalg.norm(tray - grasp[:2]), CARRY_Z_M - release_z)
         return GRIP_STEPS + RELEASE_STEPS + sum(math.ceil(abs(m) / PLAN_SPEED_M) for m in moves)
 
-    def _reach(
-        self, ee: np.ndarray, gap: float, lo: np.ndarray, hi: np.ndarray, steps_after: int
-    ) -> tuple:
-        """Not holding the target: over it, down onto the grasp point (slowly where the
-        episode leaves time for the rest, `steps_after` steps, as sim.experts plans), close;
+    def _reach(self, ee: np.ndarray, gap: float, grasp: np.ndarray, steps_after: int) -> tuple:
+        """Not holding the target: over it, down onto the grasp point `grasp` (3,) (slowly where
+        the episode leaves time for the rest, `steps_after` steps, as sim.experts plans), close;
         after closing on nothing, open while rising first."""
-        grasp = np.asarray(grasp_waypoints(lo, hi)[1].position, dtype=np.float64)
         above_z = grasp[2] + APPROACH_CLEARANCE_M
         self.reopening = (self.reopening or gap < EMPTY_GAP_M) and gap < OPEN_GAP_M
         off = float(np.linalg.norm(ee[:2] - grasp[:2]))
