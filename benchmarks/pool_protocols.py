@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from val_protocol import discordant_counts, exact_mcnemar, read_report
+from val_protocol import read_report
+
+from daml.paired import discordant_counts, exact_mcnemar
 
 
 def pooled_outcomes(dirs: list[Path]) -> tuple[dict[str, list[bool]], list[str]]:

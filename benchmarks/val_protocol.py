@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import time
@@ -27,24 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daml.checkpoint import file_sha256
+from daml.paired import discordant_counts, exact_mcnemar
 
 DEFAULT_SAMPLED = ("11:150", "12:200", "13:300", "14:400")
-
-
-def exact_mcnemar(only_first: int, only_second: int) -> float:
-    """Two-sided exact McNemar p-value from the two discordant counts (a binomial test at 1/2)."""
-    n = only_first + only_second
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, k) for k in range(min(only_first, only_second) + 1)) / 2**n
-    return min(1.0, 2 * tail)
-
-
-def discordant_counts(first: list[bool], second: list[bool]) -> tuple[int, int]:
-    """(episodes only `first` solved, episodes only `second` solved), paired by position."""
-    only_first = sum(x and not y for x, y in zip(first, second, strict=True))
-    only_second = sum(y and not x for x, y in zip(first, second, strict=True))
-    return only_first, only_second
 
 
 @dataclass(frozen=True)

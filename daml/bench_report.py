@@ -16,7 +16,9 @@ from daml.baselines import Method
 from daml.bench import EpisodeOutcome
 from daml.data import write_bytes_atomic
 from daml.evaluate import wilson_interval
+from daml.paired import exact_mcnemar
 
+REFERENCE_METHOD = "daml"  # every other method is compared with it, episode by episode
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 CHART_PNG = "success_rates.png"
@@ -32,7 +34,8 @@ def summarise(
     Returns {"settings", "methods": {name: {label, checkpoint per task, not_run}},
     "results": {method: {task: {successes, trials, success_rate, ci95, seconds,
     seconds_per_episode, episodes: [{variation, trial, seed, success, steps, seconds, video}]}
-    or {"not_run": reason}}}}.
+    or {"not_run": reason}}}, "paired": {task: {method: {episodes, only_daml, only_method,
+    p}}}}: DAML against every other method that ran, on the same episodes (exact McNemar p).
     """
     methods: dict[str, dict[str, Any]] = {}
     results: dict[str, dict[str, Any]] = {}
@@ -46,7 +49,41 @@ def summarise(
             results.setdefault(method.name, {})[task] = (
                 {"not_run": method.not_run} if method.not_run else _cell(mine)
             )
-    return {"settings": settings, "methods": methods, "results": results}
+    return {
+        "settings": settings,
+        "methods": methods,
+        "results": results,
+        "paired": paired_against_reference(results),
+    }
+
+
+def paired_against_reference(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """{task: {method: {episodes, only_daml, only_method, p}}} for every method run beside DAML.
+
+    Episodes are matched by (variation, trial); bench runs every method on the same pairs.
+    """
+    reference = results.get(REFERENCE_METHOD, {})
+    paired: dict[str, dict[str, Any]] = {}
+    for task, cell in reference.items():
+        if "not_run" in cell:
+            continue
+        mine = {(e["variation"], e["trial"]): e["success"] for e in cell["episodes"]}
+        for name, cells in results.items():
+            other = cells.get(task, {"not_run": "absent"})
+            if name == REFERENCE_METHOD or "not_run" in other:
+                continue
+            theirs = {(e["variation"], e["trial"]): e["success"] for e in other["episodes"]}
+            if theirs.keys() != mine.keys():
+                raise ValueError(f"{name} and {REFERENCE_METHOD} ran different {task} episodes")
+            only_daml = sum(mine[k] and not theirs[k] for k in mine)
+            only_method = sum(theirs[k] and not mine[k] for k in mine)
+            paired.setdefault(task, {})[name] = {
+                "episodes": len(mine),
+                "only_daml": only_daml,
+                "only_method": only_method,
+                "p": exact_mcnemar(only_daml, only_method),
+            }
+    return paired
 
 
 def _cell(outcomes: Sequence[EpisodeOutcome]) -> dict[str, Any]:
@@ -112,7 +149,29 @@ def markdown(report: dict[str, Any]) -> str:
     not_run = [f"{m['label']}: {m['not_run']}" for m in report["methods"].values() if m["not_run"]]
     if not_run:
         lines += ["", "Not run: " + "; ".join(not_run) + "."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _paired_lines(report)) + "\n"
+
+
+def _paired_lines(report: dict[str, Any]) -> list[str]:
+    """The paired section: DAML minus each method, discordant episodes, exact McNemar p."""
+    rows = [
+        f"| {report['methods'][name]['label']} | {task} | "
+        f"{100 * (pair['only_daml'] - pair['only_method']) / pair['episodes']:+.1f} | "
+        f"{pair['only_daml']} | {pair['only_method']} | {pair['p']:.2g} |"
+        for task, methods in report.get("paired", {}).items()
+        for name, pair in methods.items()
+    ]
+    if not rows:
+        return []
+    return [
+        "",
+        "DAML against each method on the same episodes: the difference in success (points), the "
+        "episodes only one of the two solved, and the exact McNemar p-value on those.",
+        "",
+        "| method | task | DAML minus method | only DAML | only method | McNemar p |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+        *rows,
+    ]
 
 
 def bar_chart_png(report: dict[str, Any]) -> bytes:

@@ -13,7 +13,9 @@ the robot demo), no adaptation (DAML theta), behaviour cloning (--bc-checkpoint;
 without one) and a random policy. Checkpoint and --data paths may contain {task}; without
 --checkpoint the shipped daml/pretrained/{task}.pt is used (and {task}_mil.pt / {task}_bc.pt
 if shipped). --out gets report.md, report.json, success_rates.png and videos/ (side by side:
-human video | robot rollout, the first --videos episodes of each method).
+human video | robot rollout, the first --videos episodes of each method). The report also pairs
+DAML with every other method on the same episodes: the episodes only one of the two solved and
+the exact McNemar p-value.
 """
 
 from __future__ import annotations

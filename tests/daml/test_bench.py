@@ -10,6 +10,7 @@ import pytest
 
 from daml.baselines import METHOD_NAMES, RandomPolicy
 from daml.bench import trial_seeds
+from daml.bench_report import paired_against_reference
 from daml.checkpoint import Checkpoint, save_checkpoint
 from daml.cli import main
 from daml.commands.bench import episode_counts
@@ -59,6 +60,17 @@ def check_report(out, tasks: list[str], episodes: int, bc_runs: bool) -> dict:
             pairs = [[e["variation"], e["seed"]] for e in cell["episodes"]]
             assert pairs == report["settings"]["episodes"][task]  # identical for every method
             assert all(e["steps"] == 40 for e in cell["episodes"])
+    ran = set(METHOD_NAMES) - {"daml"} - (set() if bc_runs else {"bc"})
+    for task in tasks:
+        assert set(report["paired"][task]) == ran  # DAML against every method that ran
+        daml = [e["success"] for e in report["results"]["daml"][task]["episodes"]]
+        for name, pair in report["paired"][task].items():
+            other = [e["success"] for e in report["results"][name][task]["episodes"]]
+            assert pair["episodes"] == episodes
+            assert pair["only_daml"] == sum(d and not o for d, o in zip(daml, other, strict=True))
+            assert pair["only_method"] == sum(o and not d for d, o in zip(daml, other, strict=True))
+            assert 0.0 < pair["p"] <= 1.0
+    assert "| DAML minus method | only DAML | only method | McNemar p |" in table
     return report
 
 
@@ -167,3 +179,23 @@ def test_side_by_side_resamples_the_human_clip_and_upscales():
     assert both.shape == (21, 64, 64 + 2 + 64, 3)
     assert both[0, 0, 0, 0] == 0 and both[-1, 0, 0, 0] == 9  # first and last human frames
     assert (both[:, :, -64:] == 200).all()
+
+
+def test_paired_section_counts_the_episodes_only_one_method_solved():
+    def cell(successes):
+        return {"episodes": [
+            {"variation": i // 2, "trial": i % 2, "success": s} for i, s in enumerate(successes)
+        ]}  # fmt: skip
+
+    results = {
+        "daml": {"push": cell([True, True, True, False])},
+        "robot_demo": {"push": cell([True, False, False, True])},
+        "bc": {"push": {"not_run": "no --bc-checkpoint given"}},
+    }
+    paired = paired_against_reference(results)
+    assert paired == {"push": {"robot_demo": {
+        "episodes": 4, "only_daml": 2, "only_method": 1, "p": 1.0,
+    }}}  # fmt: skip
+    results["robot_demo"]["push"]["episodes"].pop()
+    with pytest.raises(ValueError, match="different push episodes"):
+        paired_against_reference(results)

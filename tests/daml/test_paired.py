@@ -1,0 +1,31 @@
+"""daml.paired: discordant counts and the exact McNemar test used by `daml bench`'s report."""
+
+from __future__ import annotations
+
+import pytest
+
+from daml.paired import discordant_counts, exact_mcnemar, paired_comparison
+
+
+def test_exact_mcnemar_matches_the_binomial_test():
+    # p-values quoted in docs/BENCHMARKS.md for earlier model picks
+    assert exact_mcnemar(109, 154) == pytest.approx(0.0066, abs=5e-5)
+    assert exact_mcnemar(77, 92) == pytest.approx(0.28, abs=5e-3)
+    assert exact_mcnemar(61, 64) == pytest.approx(0.86, abs=5e-3)
+    assert exact_mcnemar(0, 0) == 1.0
+    assert exact_mcnemar(5, 5) == 1.0
+    assert exact_mcnemar(0, 6) == pytest.approx(2 / 64)  # all six discordant one way
+    assert exact_mcnemar(3, 9) == exact_mcnemar(9, 3)
+    with pytest.raises(ValueError, match="discordant counts"):
+        exact_mcnemar(-1, 3)
+
+
+def test_discordant_counts_pair_by_position_and_refuse_unequal_lengths():
+    first = [True, True, False, False, True]
+    second = [True, False, True, False, False]
+    assert discordant_counts(first, second) == (2, 1)
+    assert paired_comparison(first, second) == {
+        "episodes": 5, "only_first": 2, "only_second": 1, "p": 1.0,
+    }  # fmt: skip
+    with pytest.raises(ValueError):
+        discordant_counts(first, second[:-1])
