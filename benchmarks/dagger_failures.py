@@ -15,27 +15,22 @@ mistake; here it is the point: each failed rollout is drawn twice as often as th
 from __future__ import annotations
 
 import argparse
-import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from daml.data import EPISODES_DIR, DemoDataset, write_bytes_atomic
+from daml.data import EPISODES_DIR, DemoDataset
 
 
-def failed_rollouts(root: Path) -> list[Path]:
+def failed_rollouts(dataset: DemoDataset) -> list[Path]:
     """Episode files of a DAgger collection whose learner rollout failed, in index order."""
-    dataset = DemoDataset(root)
     if not dataset.manifest.dagger_sha256:
-        raise SystemExit(f"{root} is not a DAgger collection (daml collect --dagger)")
-    return [path for path in dataset.paths if not _learner_succeeded(path)]
-
-
-def _learner_succeeded(path: Path) -> bool:
-    """The episode's recorded `policy_success`, read without decoding its frames."""
-    with np.load(path, allow_pickle=False) as archive:
-        return bool(json.loads(str(archive["variation"]))["policy_success"])
+        raise SystemExit(f"{dataset.root} is not a DAgger collection (daml collect --dagger)")
+    return [
+        path
+        for index, path in enumerate(dataset.paths)
+        if not dataset[index].variation["policy_success"]
+    ]
 
 
 def main() -> None:
@@ -47,14 +42,13 @@ def main() -> None:
     out = Path(args.out)
     if out.exists():
         raise SystemExit(f"{out} exists; give a new directory")
-    failed = {source: failed_rollouts(Path(source)) for source in args.sources}
+    datasets = [DemoDataset(source) for source in args.sources]
+    failed = {dataset.root: failed_rollouts(dataset) for dataset in datasets}
     (out / EPISODES_DIR).mkdir(parents=True)
-    paths = [path for source in args.sources for path in failed[source]]
+    paths = [path for found in failed.values() for path in found]
     for index, path in enumerate(paths):
         os.symlink(path.resolve(), out / EPISODES_DIR / f"{index:06d}.npz")
-    manifest = json.loads((Path(args.sources[0]) / "manifest.json").read_text())
-    manifest.update(variations=len(paths), seed=args.manifest_seed)
-    write_bytes_atomic(out / "manifest.json", json.dumps(manifest, indent=2).encode())
+    replace(datasets[0].manifest, variations=len(paths), seed=args.manifest_seed).save(out)
     counts = ", ".join(f"{source}: {len(found)}" for source, found in failed.items())
     print(f"{out}: {len(paths)} failed rollouts ({counts})")
 

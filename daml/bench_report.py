@@ -16,7 +16,7 @@ from daml.baselines import Method
 from daml.bench import EpisodeOutcome
 from daml.data import write_bytes_atomic
 from daml.evaluate import wilson_interval
-from daml.paired import exact_mcnemar
+from daml.paired import discordant_counts, exact_mcnemar
 
 REFERENCE_METHOD = "daml"  # every other method is compared with it, episode by episode
 REPORT_JSON = "report.json"
@@ -75,8 +75,8 @@ def paired_against_reference(results: dict[str, dict[str, Any]]) -> dict[str, di
             theirs = {(e["variation"], e["trial"]): e["success"] for e in other["episodes"]}
             if theirs.keys() != mine.keys():
                 raise ValueError(f"{name} and {REFERENCE_METHOD} ran different {task} episodes")
-            only_daml = sum(mine[k] and not theirs[k] for k in mine)
-            only_method = sum(theirs[k] and not mine[k] for k in mine)
+            paired_outcomes = list(mine.values()), [theirs[key] for key in mine]
+            only_daml, only_method = discordant_counts(*paired_outcomes)
             paired.setdefault(task, {})[name] = {
                 "episodes": len(mine),
                 "only_daml": only_daml,

@@ -27,14 +27,3 @@ def discordant_counts(first: Sequence[bool], second: Sequence[bool]) -> tuple[in
     only_first = sum(x and not y for x, y in zip(first, second, strict=True))
     only_second = sum(y and not x for x, y in zip(first, second, strict=True))
     return only_first, only_second
-
-
-def paired_comparison(first: Sequence[bool], second: Sequence[bool]) -> dict[str, float | int]:
-    """{"episodes", "only_first", "only_second", "p"} for outcomes paired by position."""
-    only_first, only_second = discordant_counts(first, second)
-    return {
-        "episodes": len(first),
-        "only_first": only_first,
-        "only_second": only_second,
-        "p": exact_mcnemar(only_first, only_second),
-    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 
 import pytest
@@ -11,6 +12,7 @@ from daml.checkpoint import Checkpoint, save_checkpoint
 from daml.config import MetaConfig, RunConfig
 from daml.data import DemoDataset
 from daml.dataset_union import DatasetUnion
+from daml.errors import DataError
 from daml.meta import Learner
 
 
@@ -47,7 +49,17 @@ def test_links_the_failed_rollouts_for_a_union_that_repeats_them(
     plain = tmp_path / "plain"
     assert daml_collect(plain, "--seed", "3", variations=1) == 0
     with pytest.raises(SystemExit, match="is not a DAgger collection"):
-        dagger_failures.failed_rollouts(plain)
+        dagger_failures.failed_rollouts(DemoDataset(plain))
     monkeypatch.setattr(sys, "argv", ["dagger_failures", str(source), "--out", str(out)])
     with pytest.raises(SystemExit, match="exists"):
         dagger_failures.main()
+
+    broken = tmp_path / "broken"
+    shutil.copytree(source, broken)
+    first = DemoDataset(broken).paths[0]
+    first.write_bytes(first.read_bytes()[:100])  # truncated
+    fresh = tmp_path / "fresh"
+    monkeypatch.setattr(sys, "argv", ["dagger_failures", str(broken), "--out", str(fresh)])
+    with pytest.raises(DataError, match="is corrupt or truncated"):
+        dagger_failures.main()
+    assert not fresh.exists()  # nothing written before every source was read

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daml.paired import discordant_counts, exact_mcnemar, paired_comparison
+from daml.paired import discordant_counts, exact_mcnemar
 
 
 def test_exact_mcnemar_matches_the_binomial_test():
@@ -24,8 +24,6 @@ def test_discordant_counts_pair_by_position_and_refuse_unequal_lengths():
     first = [True, True, False, False, True]
     second = [True, False, True, False, False]
     assert discordant_counts(first, second) == (2, 1)
-    assert paired_comparison(first, second) == {
-        "episodes": 5, "only_first": 2, "only_second": 1, "p": 1.0,
-    }  # fmt: skip
+    assert exact_mcnemar(*discordant_counts(first, second)) == 1.0
     with pytest.raises(ValueError):
         discordant_counts(first, second[:-1])
