@@ -108,7 +108,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="push: how many times a robot demo that loses its target (the pusher passed it or "
         "slid beside it, or the push ended off the goal) lifts, goes behind the target again "
         "and pushes once more, where the episode leaves time; pairs with --action-noise to "
-        "show recoveries (default 0)",
+        "show recoveries, or with --dagger to label a learner's lost push with the retry "
+        "(default 0)",
     )
     parser.add_argument(
         "--dagger",

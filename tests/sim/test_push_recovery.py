@@ -115,3 +115,33 @@ def test_bad_push_retries_is_a_clear_error(env) -> None:
         variation = sim.sample_variation("pick_place", "train", np.random.default_rng(0))
         with pytest.raises(sim.SimError, match="push_retries is for push"):
             sim.robot_demo(pick, variation, seed=0, push_retries=1)
+
+
+def test_a_learner_that_slides_off_its_push_is_labelled_to_push_again(env) -> None:
+    """DAgger with push_retries (`daml collect --dagger CKPT --push-retries N`): where the
+    driving policy slides off the side of its target mid-push, the plan's labels steer it back
+    onto the line and later say "retreat" for a target far off its goal; the retry's say "lift,
+    go behind the target where it is now, push it home". The states are the driver's either way."""
+    variation = sim.sample_variation("push", "train", np.random.default_rng(101))
+    clean = sim.robot_demo(env, variation, seed=4)
+    first_push = int(np.argmax(clean["states"][:, 2] < PUSH_Z_M + 0.005))
+    push = clean["actions"][first_push + 2, :2]
+    ahead = push / np.linalg.norm(push)
+    drift = 0.5 * (ahead + np.array([-ahead[1], ahead[0]]))  # on at table height, veering off
+    seen: list[int] = []
+
+    def slides_off(obs) -> np.ndarray:  # the expert's own moves, then the drifting push
+        t = len(seen)
+        seen.append(t)
+        return clean["actions"][t] if t <= first_push else np.array([*drift, 0.0, 1.0])
+
+    plain = sim.robot_demo(env, variation, seed=4, execute=slides_off)
+    seen.clear()
+    relabelled = sim.robot_demo(env, variation, seed=4, execute=slides_off, push_retries=1)
+    np.testing.assert_array_equal(relabelled["states"], plain["states"])  # the driver's states
+    assert not plain["success"] and not relabelled["success"]
+    assert relabelled["retried"] and not plain["retried"]
+    changed = np.flatnonzero(np.any(relabelled["actions"] != plain["actions"], axis=1))
+    assert changed.size and changed[0] > first_push  # the same labels until the push was lost
+    # the retry asks to lift first (the plan, still pushing, holds the pusher at table height)
+    assert relabelled["actions"][changed[0], 2] > 0.5 >= plain["actions"][changed[0], 2]
