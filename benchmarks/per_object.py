@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+import sim
 from daml.data import episode_path, load_episode
 
 
@@ -32,8 +33,9 @@ def per_object_outcomes(report: dict, task: str, method: str, data: Path) -> dic
         raise SystemExit(f"{method} did not run on {task}: {cell['not_run']}")
     outcomes: dict[int, list[bool]] = defaultdict(list)
     for episode in cell["episodes"]:
-        variation = load_episode(episode_path(data, episode["variation"])).variation["variation"]
-        outcomes[variation["object_ids"][variation["target_index"]]].append(episode["success"])
+        recorded = load_episode(episode_path(data, episode["variation"])).variation["variation"]
+        target = sim.Variation.from_dict(recorded).target_object
+        outcomes[target].append(episode["success"])
     return dict(outcomes)
 
 
