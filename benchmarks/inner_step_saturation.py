@@ -22,6 +22,7 @@ import torch
 from torch.func import grad
 
 from daml.adapt import load_learner
+from daml.copy_step import copy_steps
 from daml.data import DemoDataset, MetaBatch
 from daml.meta import ALPHA_PREFIX, PSI_PREFIX, inner_objective, theta_of, validation_losses
 
@@ -30,13 +31,14 @@ def clipped_shares(learner, batch: MetaBatch) -> dict[str, tuple[int, float, flo
     """name -> (elements, share of gradient elements at the clip, median |g|) over the batch."""
     psi = {k: v.detach() for k, v in learner.params.items() if k.startswith(PSI_PREFIX)}
     theta = {k: v.detach() for k, v in theta_of(learner.params).items()}
-    clip = learner.meta_config.inner_grad_clip
+    clip, scales = learner.meta_config.inner_grad_clip, copy_steps(learner.model_config)
     counts: dict[str, list] = {name: [0, 0, []] for name in theta}
     for frames in batch.human_frames:  # the inner objective of training (grey video and all)
         loss = inner_objective(learner.model, psi, frames, None, None, learner.meta_config)
         grads = grad(loss)(theta)
         for name, g in grads.items():
-            counts[name][0] += int((g.abs() >= clip).sum())
+            bound = clip * (scales[name].clip if name in scales else 1.0)  # widened: copy_step
+            counts[name][0] += int((g.abs() >= bound).sum())
             counts[name][1] += g.numel()
             counts[name][2].append(g.abs().flatten())
     return {

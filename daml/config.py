@@ -45,6 +45,8 @@ class ModelConfig:
     conv_kernel: int = 5  # square kernel side of every conv layer
     conv_dilations: tuple[int, ...] = ()  # dilation per conv layer (padding keeps the map's
     # size); (): 1 for every layer
+    conv_copies: tuple[int, ...] = ()  # per conv layer, how many copies of each channel
+    # daml/widen_encoder.py made (the inner step is scaled to match: daml/copy_step.py); (): none
     hidden_sizes: tuple[int, ...] = (100, 100)  # policy MLP widths; the last is the adapted layer
     bias_transform_dim: int = 10  # learned vector concatenated to the policy input (MIL)
     aux_head: bool = True  # predict an end-effector position (meta.aux_target) from the image
@@ -60,6 +62,7 @@ class ModelConfig:
         self.conv_channels = _ints("conv_channels", self.conv_channels)
         self.conv_strides = _ints("conv_strides", self.conv_strides)
         self.conv_dilations = _ints("conv_dilations", self.conv_dilations)
+        self.conv_copies = _ints("conv_copies", self.conv_copies)
         self.hidden_sizes = _ints("hidden_sizes", self.hidden_sizes)
         self.state_mean = _floats("state_mean", self.state_mean)
         self.state_std = _floats("state_std", self.state_std)
@@ -84,6 +87,18 @@ class ModelConfig:
             ),
             f"conv_dilations {list(self.conv_dilations)} must be empty or give one dilation >= 1 "
             f"per conv layer ({len(self.conv_channels)})",
+        )
+        _require(
+            not self.conv_copies
+            or (
+                len(self.conv_copies) == len(self.conv_channels)
+                and all(
+                    m >= 1 and c % m == 0
+                    for m, c in zip(self.conv_copies, self.conv_channels, strict=True)
+                )
+            ),
+            f"conv_copies {list(self.conv_copies)} must be empty or give, per conv layer, a "
+            f"number of copies >= 1 that divides its channels {list(self.conv_channels)}",
         )
         final_px = self.image_px
         for stride in self.conv_strides:

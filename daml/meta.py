@@ -22,6 +22,7 @@ from torch.func import functional_call, grad_and_value, vmap
 
 from daml import STATE_DIM
 from daml.config import MetaConfig, ModelConfig
+from daml.copy_step import copy_steps, inner_step
 from daml.encoder import ChannelLayerNorm, Encoder
 from daml.errors import ConfigError
 from daml.luminance import luminance_frames
@@ -161,6 +162,8 @@ def adapt_theta(
 ) -> tuple[Params, Tensor]:
     """K inner steps phi = theta - alpha * clip(grad_theta L_inner(theta, demo)).
 
+    (Scaled per tensor on a widened model: daml/copy_step.py.)
+
     L_inner is the learned temporal loss L_psi on the human video (meta_config.inner_source
     "human_video", DAML) or the BC loss on the robot demo with its actions ("robot_demo", the
     MIL oracle). Differentiable w.r.t. theta, psi and alpha (second order) unless
@@ -177,14 +180,14 @@ def adapt_theta(
     theta = theta_of(params)
     psi = {k: v for k, v in params.items() if k.startswith(PSI_PREFIX)}
     inner_fn = inner_objective(model, psi, demo_frames, demo_states, demo_actions, meta_config)
-    clip = meta_config.inner_grad_clip
+    clip, scales = meta_config.inner_grad_clip, copy_steps(model.config)
     first_loss = None
     for _ in range(meta_config.inner_steps):
         grads, loss = grad_and_value(inner_fn)(theta)
         first_loss = loss if first_loss is None else first_loss
         adapted = {}
         for name, value in theta.items():
-            step = params[ALPHA_PREFIX + name] * grads[name].clamp(-clip, clip)
+            step = inner_step(grads[name], params[ALPHA_PREFIX + name], clip, scales.get(name))
             adapted[name] = value - (step if meta_config.second_order else step.detach())
         theta = adapted
     if first_loss is None:  # plain BC: nothing adapts, report a zero inner loss

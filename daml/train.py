@@ -152,7 +152,8 @@ def train(
     numbers, so 2 + 2 resumed steps give the same params as 4 straight ones (with lr_schedule
     "cosine", only if train.steps and the schedule fields are unchanged: the schedule spans
     [train.lr_decay_start, train.steps]). Without
-    `resume`, train.init_checkpoint (if set) seeds the params instead of a random init.
+    `resume`, train.init_checkpoint (if set) seeds the params instead of a random init, and
+    that starting point (grown or widened as train.init_* say) is saved as step_000000.pt.
     Several `data_dir`s train as one set (DatasetUnion: one task, one frame format).
     `preload` decodes every training episode into memory before the first step (daml/preload.py;
     the same batches, without a disk read per step: for GPU runs).
@@ -169,6 +170,8 @@ def train(
     metrics = MetricsLog(run_dir / METRICS_NAME, keep_until_step=run.step if resume else -1)
     if not config.meta.second_order and config.meta.inner_steps > 0:
         tqdm.write(f"warning: {FIRST_ORDER_WARNING}")
+    if not resume and config.train.init_checkpoint:  # the start, as grown/widened: to blend into
+        _save(run_dir / f"step_{0:06d}.pt", run)
 
     # 2. validation batches: the first val_tasks held-out variations, fixed for the whole run
     val_batches = _val_batches(val_dir, config, torch_device) if val_dir else []

@@ -11,6 +11,7 @@ import torch
 
 from daml.checkpoint import load_checkpoint
 from daml.cli import main
+from daml.widen_encoder import widen_encoder
 
 
 def test_init_starts_a_new_run_from_a_checkpoints_weights(
@@ -90,6 +91,17 @@ def test_init_conv_channels_widens_the_init_checkpoints_encoder(
     step0 = next(r for r in records if r["split"] == "val" and r["step"] == 0)
     source_last = [r for r in source_records if r["split"] == "val"][-1]
     assert step0["pre_bc"] == pytest.approx(source_last["pre_bc"], rel=0.05)  # copies + noise
+    assert step0["post_bc"] == pytest.approx(source_last["post_bc"], rel=0.05)  # adapted too
+    start, source_params = (
+        load_checkpoint(wide / "step_000000.pt"),
+        load_checkpoint(source / "last.pt"),
+    )
+    expected, model = widen_encoder(
+        source_params.params, source_params.config.model, tuple(widths), start.config.train.seed
+    )
+    assert start.step == 0 and start.config.model == model
+    assert model.conv_copies == (2,) * len(widths)
+    assert all(torch.equal(start.params[k], v) for k, v in expected.items())  # what it started at
     resume = train_args(synthetic_data_dirs, wide, wide / "config.json", "--resume")
     assert main([*resume, "--steps", "3"]) == 0  # the saved config: the wide model resumes
     capsys.readouterr()
