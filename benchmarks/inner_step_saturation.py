@@ -22,7 +22,7 @@ import torch
 from torch.func import grad
 
 from daml.adapt import load_learner
-from daml.copy_step import copy_steps
+from daml.copy_step import clip_bound, copy_steps
 from daml.data import DemoDataset, MetaBatch
 from daml.meta import ALPHA_PREFIX, PSI_PREFIX, inner_objective, theta_of, validation_losses
 
@@ -37,8 +37,7 @@ def clipped_shares(learner, batch: MetaBatch) -> dict[str, tuple[int, float, flo
         loss = inner_objective(learner.model, psi, frames, None, None, learner.meta_config)
         grads = grad(loss)(theta)
         for name, g in grads.items():
-            bound = clip * (scales[name].clip if name in scales else 1.0)  # widened: copy_step
-            counts[name][0] += int((g.abs() >= bound).sum())
+            counts[name][0] += int((g.abs() >= clip_bound(clip, scales.get(name))).sum())
             counts[name][1] += g.numel()
             counts[name][2].append(g.abs().flatten())
     return {

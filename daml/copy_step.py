@@ -28,7 +28,16 @@ from torch import Tensor
 
 from daml.config import ModelConfig
 
-POLICY_READERS = ("policy.hidden_layers.0.weight", "policy.aux_head.weight")
+POLICY_READERS = ("policy.hidden_layers.0.weight", "policy.aux_head.weight")  # read the points
+
+
+def conv_layer_names(layer: int) -> tuple[str, str, str, str]:
+    """Conv layer `layer`'s theta names: conv weight, conv bias, norm gain, norm bias.
+
+    (Encoder.convs is a Sequential of [conv, norm, ReLU] per layer: indices 3l and 3l + 1.)
+    """
+    conv, norm = f"encoder.convs.{3 * layer}", f"encoder.convs.{3 * layer + 1}"
+    return f"{conv}.weight", f"{conv}.bias", f"{norm}.weight", f"{norm}.bias"
 
 
 @dataclass(frozen=True)
@@ -49,9 +58,9 @@ def copy_steps(config: ModelConfig) -> dict[str, CopyStep]:
     scales: dict[str, CopyStep] = {}
     previous = 1
     for layer, copies in enumerate(config.conv_copies):
-        conv, norm = f"encoder.convs.{3 * layer}", f"encoder.convs.{3 * layer + 1}"
-        scales[f"{conv}.weight"] = CopyStep(step=copies / previous, clip=1 / copies)
-        for name in (f"{conv}.bias", f"{norm}.weight", f"{norm}.bias"):
+        weight, *others = conv_layer_names(layer)
+        scales[weight] = CopyStep(step=copies / previous, clip=1 / copies)
+        for name in others:
             scales[name] = CopyStep(step=float(copies), clip=1 / copies)
         previous = copies
     points = 2 * config.conv_channels[-1]
@@ -68,9 +77,14 @@ def inner_step(grad: Tensor, alpha: Tensor, clip: float, scale: CopyStep | None)
     """
     if scale is None:
         return alpha * grad.clamp(-clip, clip)
-    bound = clip * scale.clip
+    bound = clip_bound(clip, scale)
     step = (alpha * scale.step) * grad.clamp(-bound, bound)
     if scale.point_columns and scale.point_step != 1.0:
         points, rest = step[..., : scale.point_columns], step[..., scale.point_columns :]
         step = torch.cat([points * scale.point_step, rest], dim=-1)
     return step
+
+
+def clip_bound(clip: float, scale: CopyStep | None) -> float:
+    """The bound that one tensor's inner gradient is clipped to: meta.inner_grad_clip, scaled."""
+    return clip if scale is None else clip * scale.clip

@@ -36,10 +36,10 @@ import torch
 from torch import Tensor
 
 from daml.config import ModelConfig
+from daml.copy_step import POLICY_READERS, conv_layer_names
 from daml.errors import ConfigError
 from daml.meta import Params
 
-CONV = "encoder.convs.{}.{}"  # Sequential index: 3 * layer (conv), 3 * layer + 1 (norm)
 COPY_NOISE = 0.1  # std of the noise on copies' incoming conv weights, x the layer's weight std
 
 
@@ -85,12 +85,12 @@ def widen_encoder(
     in_source, in_copies = torch.arange(3), 1  # RGB: not widened
     for layer, (old, new) in enumerate(zip(old_widths, new_widths, strict=True)):
         source, copies = torch.arange(new) % old, new // old  # channel j copies j mod C
-        conv_w = CONV.format(3 * layer, "weight")
+        conv_w, *per_channel = conv_layer_names(layer)
         weight = widened[conv_w][source][:, in_source] / in_copies
         noise = copy_noise * weight[:old].std() * torch.randn(weight.shape, generator=generator)
         noise[:old] = 0.0  # the first copy of each channel stays exact
         widened[conv_w] = weight + noise
-        for name in (CONV.format(3 * layer, "bias"), *_norm_names(layer)):
+        for name in per_channel:
             widened[name] = widened[name][source]
         in_source, in_copies = source, copies
     _widen_point_readers(widened, old_widths[-1], in_source, in_copies)
@@ -100,14 +100,10 @@ def widen_encoder(
     return widened, replace(config, conv_channels=new_widths, conv_copies=copied)
 
 
-def _norm_names(layer: int) -> tuple[str, str]:
-    return CONV.format(3 * layer + 1, "weight"), CONV.format(3 * layer + 1, "bias")
-
-
 def _widen_point_readers(params: Params, old: int, source: Tensor, copies: int) -> None:
     """Policy layer 0 and the aux head read [x (C), y (C), ...]: copy and share those columns."""
     columns = torch.cat([source, old + source])
-    for name in ("policy.hidden_layers.0.weight", "policy.aux_head.weight"):
+    for name in POLICY_READERS:
         if name not in params:
             continue
         weight = params[name]
