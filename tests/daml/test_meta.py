@@ -30,28 +30,7 @@ from daml.meta import (
     validation_losses,
 )
 from daml.policy import aux_target_position
-
-B, T, PX = 3, 8, 16
-
-
-def random_batch(seed: int, dtype: torch.dtype = torch.float32) -> MetaBatch:
-    g = torch.Generator().manual_seed(seed)
-    actions = torch.rand(B, T, 4, generator=g, dtype=dtype) * 2 - 1
-    actions[..., 3] = torch.where(actions[..., 3] > 0, 1.0, -1.0)
-    return MetaBatch(
-        human_frames=torch.randint(0, 256, (B, T, 3, PX, PX), generator=g, dtype=torch.uint8),
-        robot_frames=torch.randint(0, 256, (B, T, 3, PX, PX), generator=g, dtype=torch.uint8),
-        robot_states=torch.rand(B, T, 4, generator=g, dtype=dtype),
-        robot_actions=actions,
-    )
-
-
-def make_learner(tiny_model, seed: int = 0, dtype=torch.float32, **meta) -> Learner:
-    learner = Learner.create(tiny_model, MetaConfig(**meta), seed)
-    learner.params = {
-        k: v.detach().to(dtype).requires_grad_(True) for k, v in learner.params.items()
-    }
-    return learner
+from tests.daml.meta_batches import T, gradients, make_learner, random_batch
 
 
 # ----------------------------------------------------------- independent per-task reference
@@ -100,12 +79,6 @@ def reference_meta_loss(learner: Learner, batch: MetaBatch) -> torch.Tensor:
         aux = ((out.aux - states[aux_step, :3]) ** 2).mean()
         task_losses.append(motion + meta.gripper_loss_weight * gripper + meta.aux_loss_weight * aux)
     return torch.stack(task_losses).mean()
-
-
-def gradients(learner: Learner, loss: torch.Tensor) -> dict[str, torch.Tensor]:
-    names = list(learner.params)
-    grads = torch.autograd.grad(loss, [learner.params[n] for n in names], allow_unused=True)
-    return dict(zip(names, grads, strict=True))
 
 
 @pytest.mark.parametrize("inner_steps", [1, 2])

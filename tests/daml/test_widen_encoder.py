@@ -11,7 +11,7 @@ from daml.config import MetaConfig, ModelConfig, TrainConfig
 from daml.errors import ConfigError
 from daml.meta import ALPHA_PREFIX, Learner, meta_loss, meta_loss_per_task
 from daml.widen_encoder import check_widenable, widen_encoder
-from tests.daml.test_meta import gradients, make_learner, random_batch
+from tests.daml.meta_batches import gradients, make_learner, random_batch
 
 
 def _trained_like(tiny_model_factory, aux_head: bool, clip: float = 1000.0) -> Learner:
