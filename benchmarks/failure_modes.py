@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -55,17 +56,25 @@ OUTCOMES = ("success", "target moved, wrong slot", "target moved, imprecise", "w
             "nothing moved")  # fmt: skip
 
 
-def classify(
-    env, policy, case
-) -> tuple[str, float, float, float, float, int, int, float, int, int]:
-    """Roll `policy` out on `case`; (outcome, closest x/y approach of the gripper to the target,
-    to the nearest other object, x/y distance from the gripper to the target's bounding-box centre
-    CLOSE_LOOKBACK steps before the gripper first closed (or at step 0 if sooner) and when it
-    closed, in metres, that control step, how many times it started closing, the target's final
-    progress along its start-to-goal line (1 = at the goal's distance), the last step at which
-    it advanced and how many times the end effector came down below LOW_Z_M); the x/y distances
-    and step are nan, nan and -1 if it never closed, the last step -1 if the target never
-    advanced."""
+class Rollout(NamedTuple):
+    """What `classify` measured in one rollout (distances in metres)."""
+
+    outcome: str  # one of OUTCOMES
+    to_target: float  # the gripper's closest x/y approach to the target
+    to_other: float  # ... and to the nearest other object
+    early_xy: float  # x/y from the gripper to the target's box centre CLOSE_LOOKBACK steps
+    close_xy: float  # before it first closed (or at step 0 if sooner), and when it closed;
+    close_step: int  # that control step (nan, nan and -1 if it never closed)
+    closings: int  # how many times it started closing
+    progress: float  # the target's final progress along its start-to-goal line (1 = there)
+    advanced_step: int  # the last step at which the target advanced (-1: never)
+    descents: int  # how many times the end effector came down below LOW_Z_M
+    final_distance: float  # x/y from the target's box centre to its goal at the end (what
+    # success thresholds: sim's push GOAL_RADIUS_M; for pick_place, the tray's centre)
+
+
+def classify(env, policy, case) -> Rollout:
+    """Roll `policy` out on `case` and sort the outcome by what moved (see `Rollout`)."""
     obs, _ = env.reset(seed=case.reset_seed, variation=case.variation)
     scene, target = env.scene, env.scene.variation.target_index
     start = np.array([env.bullet.pose(body)[0] for body in scene.object_bodies])
@@ -107,6 +116,8 @@ def classify(
     moved = (np.linalg.norm(now[:, :2] - start[:, :2], axis=1) > MOVED_M) | (
         peak - start[:, 2] > LIFTED_M
     )
+    lo, hi = scene.target_bounds(env.bullet)
+    final_distance = float(np.linalg.norm((lo[:2] + hi[:2]) / 2 - scene.target_slot_xy))
     measures = (
         float(closest[target]),
         float(np.delete(closest, target).min(initial=np.inf)),
@@ -117,15 +128,16 @@ def classify(
         progress,
         advanced_step,
         descents,
+        final_distance,
     )
     if info["success"]:
-        return "success", *measures
+        return Rollout("success", *measures)
     if moved[target]:
         to_goal = np.linalg.norm(now[target, :2] - scene.target_slot_xy)
         to_other = np.linalg.norm(now[target, :2] - scene.slot_xy[1 - scene.variation.target_slot])
         slot = "wrong slot" if to_other < to_goal else "imprecise"
-        return f"target moved, {slot}", *measures
-    return ("wrong object" if moved.any() else "nothing moved"), *measures
+        return Rollout(f"target moved, {slot}", *measures)
+    return Rollout("wrong object" if moved.any() else "nothing moved", *measures)
 
 
 def main() -> None:
@@ -160,6 +172,7 @@ def main() -> None:
     regrasped: Counter[str] = Counter()
     advance: dict[str, list[tuple[float, int]]] = {name: [] for name in OUTCOMES}
     came_down_again: Counter[str] = Counter()
+    final: dict[str, list[float]] = {name: [] for name in OUTCOMES}
     with sim.make_env(cases.task, cases.env_config) as env:
         for index, case in enumerate(cases):
             if args.robot_demo:
@@ -169,15 +182,15 @@ def main() -> None:
                 )
             else:
                 policy = adapt_from_frames(learner, case.human_frames)
-            outcome, to_target, to_other, *close, closings, progress, advanced, descents = classify(
-                env, policy, case
-            )
-            came_down_again[outcome] += int(descents > 1)
-            advance[outcome].append((progress, advanced))
+            rollout = classify(env, policy, case)
+            outcome = rollout.outcome
+            came_down_again[outcome] += int(rollout.descents > 1)
+            advance[outcome].append((rollout.progress, rollout.advanced_step))
             counts[outcome] += 1
-            approach[outcome].append((to_target, to_other))
-            closing[outcome].append(tuple(close))
-            regrasped[outcome] += int(closings > 1)
+            approach[outcome].append((rollout.to_target, rollout.to_other))
+            closing[outcome].append((rollout.early_xy, rollout.close_xy, rollout.close_step))
+            regrasped[outcome] += int(rollout.closings > 1)
+            final[outcome].append(rollout.final_distance)
     total = sum(counts.values())
     source = "robot demos" if args.robot_demo else "human videos"
     steps = learner.meta_config.inner_steps
@@ -187,9 +200,10 @@ def main() -> None:
         "object, x/y (cm) | nearer another object | first close: median x/y to the target's box "
         f"centre {CLOSE_LOOKBACK} steps before -> then (cm), step | never closed "
         "| closed more than once | target's progress to its goal at the end, median % "
-        "| target last advanced at step, median | came down to the table again (push) |"
+        "| target last advanced at step, median | came down to the table again (push) "
+        "| target's final x/y distance to its goal, median (cm) |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in OUTCOMES:
         pairs = np.array(approach[name]).reshape(-1, 2)
         medians = "-"
@@ -207,11 +221,27 @@ def main() -> None:
             ends, steps_at = np.array(advance[name]).T
             progress = f"{100 * np.median(ends):.0f}"
             last = f"{np.median(steps_at):.0f}"
+        distance = f"{100 * np.median(final[name]):.1f}" if final[name] else "-"
         print(
             f"| {name} | {counts[name]} | {counts[name] / total:.0%} | {medians} | {nearer} "
             f"| {first} | {never} | {regrasped[name]} | {progress} | {last} "
-            f"| {came_down_again[name]} |"
+            f"| {came_down_again[name]} | {distance} |"
         )
+    print(final_distance_summary(final))
+
+
+def final_distance_summary(final: dict[str, list[float]]) -> str:
+    """A line on how near the target ended to its goal: the 10/25/50/75/90th percentiles (cm)
+    of the failed and of the successful rollouts (near misses sit just above the successes)."""
+    parts = []
+    for label, names in (("failures", OUTCOMES[1:]), ("successes", OUTCOMES[:1])):
+        values = [d for name in names for d in final[name]]
+        if values:
+            cm = np.percentile(100 * np.array(values), [10, 25, 50, 75, 90])
+            parts.append(f"{label} ({len(values)}) " + " / ".join(f"{v:.1f}" for v in cm))
+    return "target's final x/y distance to its goal, 10/25/50/75/90th percentiles (cm): " + (
+        "; ".join(parts) or "no episodes"
+    )
 
 
 if __name__ == "__main__":

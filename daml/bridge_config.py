@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from daml.config_values import check_types
 from daml.errors import ConfigError
 
 IMAGE_TYPES = ("sensor_msgs/CompressedImage", "sensor_msgs/Image")
@@ -266,6 +267,7 @@ def _section(cls: type, name: str, table: Any) -> Any:
     ]
     missing = [key for key in required if key not in table]
     _require(not missing, f"[{name}] is missing required key(s) {missing}")
+    check_types(name, cls, table)
     try:
         return cls(**table)
     except TypeError as error:  # e.g. a string where a number belongs

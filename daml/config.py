@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from daml.config_values import check_types, parse_like
 from daml.errors import ConfigError
 
 INNER_SOURCES = ("human_video", "robot_demo")  # what the inner step adapts on (MetaConfig)
@@ -214,6 +215,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("steps", "meta_batch", "log_every", "val_every", "val_tasks"):
             _require(getattr(self, name) >= 1, f"train.{name} must be >= 1")
+        _require(self.seed >= 0, f"train.seed must be >= 0, got {self.seed}")
         _require(self.checkpoint_every >= 1, "train.checkpoint_every must be >= 1")
         _require(self.outer_lr > 0, f"train.outer_lr must be positive, got {self.outer_lr}")
         _require(
@@ -315,6 +317,7 @@ class RunConfig:
             known = {f.name for f in fields(section_cls)}
             bad = sorted(set(values) - known)
             _require(not bad, f"unknown {name} config keys {bad}; known: {sorted(known)}")
+            check_types(name, section_cls, values)
             try:
                 built[name] = section_cls(**values)
             except ConfigError:
@@ -350,7 +353,7 @@ class RunConfig:
             _require(
                 key in raw[section], f"--set {name}: unknown key; known: {sorted(raw[section])}"
             )
-            raw[section][key] = _parse_like(raw[section][key], text.strip(), f"--set {name}")
+            raw[section][key] = parse_like(raw[section][key], text.strip(), f"--set {name}")
         return RunConfig.from_dict(raw)
 
     @classmethod
@@ -359,40 +362,3 @@ class RunConfig:
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         return cls.from_json(path.read_text(), source=str(path))
-
-
-def _parse_like(current: Any, text: str, what: str) -> Any:
-    """`text` read as the type of `current` (a config field's value), or ConfigError."""
-    if isinstance(current, bool):
-        _require(text.lower() in ("true", "false"), f"{what}: expected true or false, got {text!r}")
-        return text.lower() == "true"
-    if isinstance(current, list | tuple):
-        if text.startswith("["):
-            try:
-                return json.loads(text)
-            except json.JSONDecodeError as error:
-                raise ConfigError(f"{what}: {text!r} is not a JSON list: {error}") from error
-        return [_number(part.strip(), what) for part in text.split(",")] if text else []
-    if isinstance(current, int):
-        try:
-            return int(text)
-        except ValueError:
-            raise ConfigError(f"{what}: expected an integer, got {text!r}") from None
-    if isinstance(current, float):
-        try:
-            return float(text)
-        except ValueError:
-            raise ConfigError(f"{what}: expected a number, got {text!r}") from None
-    return text
-
-
-def _number(text: str, what: str) -> float | int:
-    """A list element: an int where it reads as one (`_ints` fields), else a float."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        raise ConfigError(f"{what}: expected a number, got {text!r}") from None

@@ -24,6 +24,7 @@ import numpy as np
 
 from daml import ACTION_DIM, STATE_DIM
 from daml.errors import ConfigError, DataError
+from daml.output_path import check_output_file
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -177,12 +178,9 @@ def episode_path(root: Path, index: int) -> Path:
 def atomic_output(path: Path) -> Iterator[BinaryIO]:
     """Open a temp file beside `path`; on success it replaces `path`, on error it is removed.
 
-    DataError (before anything is written) if `path` is a folder.
+    DataError (before anything is written) if `path` is a folder or its folder cannot be made.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{path} is a folder; give the path of the file to write")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_output_file(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -264,7 +262,8 @@ class DemoDataset:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise DataError(f"dataset directory {self.root} does not exist")
+            what = "is a file, not a dataset folder" if self.root.exists() else "does not exist"
+            raise DataError(f"dataset directory {self.root} {what}")
         self.manifest = Manifest.load(self.root)
         self.paths = sorted((self.root / EPISODES_DIR).glob("[0-9]*.npz"))
         if not self.paths:

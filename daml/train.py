@@ -29,6 +29,7 @@ from daml.meta import (
     trainable_params,
     validation_losses,
 )
+from daml.output_path import check_output_folder, make_folder
 from daml.preload import PreloadedEpisodes
 from daml.train_log import MetricsLog, TrainWindow, plot_learning_curve
 from daml.warm_start import check_init_options, warm_start
@@ -158,14 +159,18 @@ def train(
     `preload` decodes every training episode into memory before the first step (daml/preload.py;
     the same batches, without a disk read per step: for GPU runs).
     """
-    run_dir, torch_device = Path(out_dir), resolve_device(device)
+    run_dir, torch_device = check_output_folder(out_dir), resolve_device(device)
     dataset = open_training_data(data_dir)
     # 1. params and optimizer: fresh, or restored from last.pt
     run = _start_run(config, dataset, run_dir, resume, torch_device)
     config = run.config
-    # (before anything is written, so a set too large to hold leaves no half-made run dir)
+    # 2. validation batches: the first val_tasks held-out variations, fixed for the whole run
+    # (this, the preload and the checks above come before anything is written, so that a bad
+    # --val-data or a set too large to hold leaves no half-made run dir and a resumed run's
+    # config.json as it was)
+    val_batches = _val_batches(val_dir, config, torch_device) if val_dir else []
     episodes = PreloadedEpisodes(dataset, progress=progress) if preload else dataset
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(run_dir)
     write_bytes_atomic(run_dir / CONFIG_NAME, config.to_json().encode())
     metrics = MetricsLog(run_dir / METRICS_NAME, keep_until_step=run.step if resume else -1)
     if not config.meta.second_order and config.meta.inner_steps > 0:
@@ -173,8 +178,6 @@ def train(
     if not resume and config.train.init_checkpoint:  # the start, as grown/widened: to blend into
         _save(run_dir / f"step_{0:06d}.pt", run)
 
-    # 2. validation batches: the first val_tasks held-out variations, fixed for the whole run
-    val_batches = _val_batches(val_dir, config, torch_device) if val_dir else []
     last_val = None
     if val_batches and run.step == 0:
         last_val = metrics.append(0, "val", _validate(run.learner, val_batches))

@@ -79,7 +79,8 @@ def plot_learning_curve(records: list[dict], png_path: Path) -> None:
     if all(value > 0 for line in axes.get_lines() for value in line.get_ydata()):
         axes.set_yscale("log")
     axes.grid(True, alpha=0.3)
-    axes.legend(loc="upper right", fontsize="small")
+    if axes.get_lines():  # no records yet (a run stopped before its first log): no legend
+        axes.legend(loc="upper right", fontsize="small")
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

@@ -15,6 +15,11 @@ import numpy as np
 from daml.data import replace_with_temp
 from daml.errors import ConfigError, DataError
 
+# FFmpeg inside OpenCV logs its decoder errors straight to stderr (e.g. "[mjpeg @ 0x...] overread
+# 8" on a truncated file), above the one-line error daml.video raises for the same problem. Quiet
+# (AV_LOG_QUIET) unless the user sets the variable; read when OpenCV first opens a video.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 MAX_FPS = 1000.0
 # Writer fourccs by container, tried in order (this OpenCV build: mp4v works, avc1 needs a
 # hardware H.264 encoder that is usually absent; VP8/VP9 and FFV1 ship with its FFmpeg).
@@ -60,7 +65,9 @@ class AtomicVideoWriter:
         self._writer = None
         self._first_shape: tuple[int, ...] | None = None
         if self.path.is_dir():
-            raise DataError(f"{path}: is a folder; give a file name such as {path / 'demo.mp4'}")
+            raise DataError(
+                f"{path}: is a folder; give a file name such as {self.path / 'demo.mp4'}"
+            )
         self._fourccs = _WRITER_FOURCCS.get(self.path.suffix.lower())
         if self._fourccs is None:
             raise ConfigError(

@@ -136,6 +136,14 @@ def test_unwritable_output_is_a_clear_error(tmp_path, capsys, daml_collect):
     assert len(err) == 1 and "cannot create output directory" in err[0]
 
 
+def test_a_folder_that_holds_other_files_is_not_collected_into(tmp_path, capsys, daml_collect):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert daml_collect(tmp_path, variations=1) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds files but no dataset" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
 def test_collect_via_console_script_is_the_same_cli(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "daml", "collect", "--help"],

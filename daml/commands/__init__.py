@@ -12,6 +12,17 @@ import argparse
 from daml.errors import ConfigError
 
 
+def seed(text: str) -> int:
+    """argparse type of every --seed: a whole number >= 0 (numpy's seeding refuses negatives)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def add_policy_device_arguments(parser: argparse.ArgumentParser) -> None:
     """--device (default cpu) and --threads (default 1), for commands that run a small policy.
 

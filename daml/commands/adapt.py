@@ -29,10 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from daml.adapt import adapt_from_frames, adapt_from_video
     from daml.data import load_episode
+    from daml.output_path import check_output_file
     from daml.train import resolve_device, set_threads
 
     set_threads(args.threads)
     device = resolve_device(args.device)
+    check_output_file(args.out)  # before the adaptation, not after it
     if args.video:
         policy = adapt_from_video(args.checkpoint, args.video, device)
     else:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from daml.commands import seed
 from daml.errors import ConfigError, DataError
 
 DEFAULT_VARIATIONS, DEFAULT_TRIALS = 10, 2
@@ -48,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="parallel rollout processes")
     parser.add_argument("--out", default="runs/bench", help="report dir (default runs/bench)")
     parser.add_argument("--videos", type=int, default=2, help="episodes per method with videos")
-    parser.add_argument("--seed", type=int, default=0, help="seeds variations and env resets")
+    parser.add_argument("--seed", type=seed, default=0, help="seeds variations and env resets")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 

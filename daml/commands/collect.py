@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from daml.commands import seed
 from daml.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variations", type=int, required=True, help="episodes to collect")
     parser.add_argument("--out", required=True, help="dataset directory (created or resumed)")
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes")
-    parser.add_argument("--seed", type=int, default=0, help="base seed; episode k uses (seed, k)")
+    parser.add_argument("--seed", type=seed, default=0, help="base seed; episode k uses (seed, k)")
     parser.add_argument("--image-px", type=int, default=64, help="camera image size (square)")
     parser.add_argument(
         "--action-noise",
@@ -346,6 +347,9 @@ def _remove_stale_temp_files(episodes_dir: Path) -> None:
 
 
 def _ensure_writable(out: Path) -> None:
+    left = [p for p in out.iterdir() if p.name != "episodes"] if out.is_dir() else []
+    if left and not (out / "manifest.json").exists():  # (an empty episodes/: a failed start)
+        raise DataError(f"{out} holds files but no dataset; give a new or empty folder as --out")
     try:
         (out / "episodes").mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -131,11 +131,14 @@ def _inputs(args: argparse.Namespace) -> tuple[Path, Path]:
             "and pass --checkpoint runs/NAME/best.pt"
         )
     video = Path(args.video) if args.video else sample_human_video(args.task)
-    if not video.is_file():
-        raise DataError(
-            f"no human video at {video}; pass --video PATH or render the sample with "
-            f"`daml demo --make-sample --task {args.task}`"
+    if not video.exists():  # a file or an image folder (daml.video reads both)
+        hint = (
+            "pass a video file or an image folder"
+            if args.video
+            else f"pass --video PATH or render the sample with `daml demo --make-sample --task "
+            f"{args.task}`"
         )
+        raise DataError(f"no human video at {video}; {hint}")
     return checkpoint, video
 
 

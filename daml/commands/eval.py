@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from daml.commands import add_policy_device_arguments, apply_mode_options
+from daml.commands import add_policy_device_arguments, apply_mode_options, seed
 from daml.errors import ConfigError, DataError
 
 MAX_DEMO_ATTEMPTS = 10  # human demos that fail are re-sampled, as `daml collect` does
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", help="object split with --task (default test)")
     parser.add_argument("--variations", type=int, help="variations with --task (default 20)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N episodes of --data")
-    parser.add_argument("--seed", type=int, default=0, help="seeds sampling and env resets")
+    parser.add_argument("--seed", type=seed, default=0, help="seeds sampling and env resets")
     parser.add_argument("--out", help="JSON report (default: <checkpoint dir>/eval_<name>.json)")
     parser.add_argument("--videos", help="write each rollout as an mp4 into this dir")
     add_policy_device_arguments(parser)
@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from daml.checkpoint import load_checkpoint
     from daml.data import write_bytes_atomic
     from daml.evaluate import evaluate
+    from daml.output_path import check_output_file, check_output_folder
     from daml.train import resolve_device, set_threads
 
     apply_mode_options(args, "--data" if args.data is not None else "--task", SOURCE_OPTIONS)
@@ -64,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
             image_px=config.model.image_px, episode_steps=config.model.episode_steps
         )
         cases = SimCases(args.task, args.split, args.variations, args.seed, env_config)
+    default_out = Path(args.checkpoint).parent / f"eval_{Path(cases.name).name}.json"
+    out = check_output_file(args.out or default_out)  # before the rollouts, not after them
+    if args.videos:
+        check_output_folder(args.videos)
     report = evaluate(
         lambda: sim.make_env(cases.task, cases.env_config),
         lambda frames: adapt_from_frames(learner, frames),
@@ -78,8 +83,6 @@ def run(args: argparse.Namespace) -> int:
         "source": cases.name,
         **report.to_dict(),
     }
-    default_out = Path(args.checkpoint).parent / f"eval_{Path(cases.name).name}.json"
-    out = Path(args.out) if args.out else default_out
     write_bytes_atomic(out, json.dumps(result, indent=2).encode())
     print(
         f"success {report.successes}/{report.trials} = {result['success_rate']:.1%} "

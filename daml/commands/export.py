@@ -52,10 +52,12 @@ def run(args: argparse.Namespace) -> int:
 
     from daml.checkpoint import DEFAULT_BLEND_WEIGHT, export_checkpoint
     from daml.errors import ConfigError
+    from daml.output_path import check_output_file
 
     if args.blend_weight is not None and not args.blend:
         raise ConfigError("--blend-weight needs --blend (the checkpoint to interpolate with)")
     weight = DEFAULT_BLEND_WEIGHT if args.blend_weight is None else args.blend_weight
+    check_output_file(args.out)
     source = Path(args.checkpoint)
     source_mb = source.stat().st_size / 1e6 if source.is_file() else 0.0
     exported = export_checkpoint(source, args.out, args.blend or (), weight)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from daml.commands import apply_mode_options
+from daml.commands import apply_mode_options, seed
 from daml.errors import ConfigError
 
 # Each source's own options and their defaults; given with another source, they are refused.
@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sim_group.add_argument("--task", help="pick_place (default) or push")
     sim_group.add_argument("--variation", type=int, help="variation index K (default 0)")
     sim_group.add_argument("--split", help="object split: train, val or test (default)")
-    sim_group.add_argument("--seed", type=int, help="variation K uses seeds (seed, K) (default 0)")
+    sim_group.add_argument("--seed", type=seed, help="variation K uses seeds (seed, K) (default 0)")
     sim_group.add_argument("--image-px", type=int, help="sim camera size, square (default 64)")
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 
+from daml.commands import seed
 from daml.config import RunConfig
 from daml.errors import ConfigError
 
@@ -40,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-data", help="held-out dataset dir for validation and best.pt")
     parser.add_argument("--steps", type=int, help="total meta-steps (overrides train.steps)")
     parser.add_argument("--config", help="JSON run config (partial is fine)")
-    parser.add_argument("--seed", type=int, help="overrides train.seed")
+    parser.add_argument("--seed", type=seed, help="overrides train.seed")
     parser.add_argument(
         "--set",
         action="append",

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from daml.commands import seed
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="launch TOML, e.g. launch/panda_sim.toml")
@@ -22,14 +24,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--host", help="address to bind (default: config, 127.0.0.1)")
     parser.add_argument("--task", help="sim task, pick_place or push (default: config)")
-    parser.add_argument("--seed", type=int, help="variation seed of the first episode")
-    parser.add_argument("--log-level", default="WARNING", help="Python logging level")
+    parser.add_argument("--seed", type=seed, help="variation seed of the first episode")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+        help="Python logging level (default WARNING)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from sim.twin import load_twin_config, serve_forever
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(name)s: %(message)s")
     config = load_twin_config(
         args.config, port=args.port, host=args.host, task=args.task, seed=args.seed
     )

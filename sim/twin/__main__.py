@@ -28,9 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", help="address to bind (default: config, 127.0.0.1)")
     parser.add_argument("--task", help="sim task (default: config)")
     parser.add_argument("--seed", type=int, help="variation seed of the first episode")
-    parser.add_argument("--log-level", default="WARNING", help="Python logging level")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+        help="Python logging level (default WARNING)",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(name)s: %(message)s")
     try:
         config = load_twin_config(
             args.config, port=args.port, host=args.host, task=args.task, seed=args.seed

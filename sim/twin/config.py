@@ -93,6 +93,16 @@ class TwinConfig:
     topics: TwinTopics = field(default_factory=TwinTopics)
 
     def __post_init__(self) -> None:
+        for name in ("port", "image_px", "jpeg_quality", "seed", "ros_version"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise SimError(f"twin.{name} must be an integer, got {value!r}")
+        for name in ("control_hz", "command_timeout_s"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise SimError(f"twin.{name} must be a number, got {value!r}")
+        if self.seed < 0:
+            raise SimError(f"twin.seed must be >= 0, got {self.seed}")
         if not 0 <= self.port <= 65535:
             raise SimError(f"twin.port must be in 0..65535 (0 = any free port), got {self.port}")
         if not 8 <= self.image_px <= 1024:

@@ -21,7 +21,7 @@ def test_launch_configs_load_and_bad_values_name_the_key(tmp_path):
         (text.replace('topic = "/daml_twin/camera/image/compressed"', ""), "[camera] is missing"),
         (
             text.replace("control_hz = 10", 'control_hz = "fast"'),
-            "[control] has a value of the wrong type",
+            'control.control_hz must be a number, got "fast"',
         ),
         (text.replace('url = "ws://127.0.0.1:9090"', 'url = "http://x"'), "ws://HOST:9090"),
         (text + "\n[extras]\n", "unknown section(s) ['extras']"),

@@ -153,6 +153,10 @@ def test_truncated_episode_gives_clear_error(tmp_path):
 def test_foreign_files_and_directories_are_rejected(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         DemoDataset(tmp_path / "nope")
+    (tmp_path / "demo.mp4").write_bytes(b"a video, not a dataset")
+    with pytest.raises(DataError, match="demo.mp4 is a file, not a dataset folder"):
+        DemoDataset(tmp_path / "demo.mp4")
+    (tmp_path / "demo.mp4").unlink()
     with pytest.raises(DataError, match="manifest.json is missing"):
         DemoDataset(tmp_path)
     (tmp_path / "manifest.json").write_text("{not json")

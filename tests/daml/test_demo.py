@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import cv2
 import pytest
 
 from daml.checkpoint import Checkpoint, save_checkpoint
@@ -62,6 +63,21 @@ def test_demo_without_a_sidecar_uses_the_fixed_test_variation(tmp_path, checkpoi
     assert "fixed test variation" in capsys.readouterr().out
 
 
+def test_demo_adapts_on_an_image_folder(tmp_path, checkpoint, sample, capsys):
+    """The README's video inputs include image folders; `daml demo --video` takes them too."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for index, frame in enumerate(read_video(sample).frames):
+        cv2.imwrite(str(folder / f"{index:03d}.png"), frame[..., ::-1])
+    args = ["demo", "--checkpoint", checkpoint, "--video", str(folder), "--out", str(tmp_path)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert f"adapted on {folder}" in printed and "fixed test variation" in printed
+    (tmp_path / "empty").mkdir()
+    assert main([*args[:4], str(tmp_path / "empty"), *args[5:]]) == 2
+    assert "holds no .png/.jpg/.jpeg images" in capsys.readouterr().err
+
+
 def test_a_sim_recording_gets_the_variation_it_shows(tmp_path, checkpoint, capsys, monkeypatch):
     """`daml record --sim --variation 2` then `daml demo --video`: the robot gets `daml eval`'s
     case 2 of that split and seed (it used to get the fixed test variation, another scene)."""
@@ -102,10 +118,17 @@ def test_a_sim_recording_gets_the_variation_it_shows(tmp_path, checkpoint, capsy
     assert "is not a `daml record` sidecar" in err and err.count("\n") == 1
 
 
-def test_missing_files_exit_2_with_one_line(tmp_path, checkpoint, sample, capsys):
+def test_missing_files_exit_2_with_one_line(tmp_path, checkpoint, sample, capsys, monkeypatch):
     missing_model = ["demo", "--checkpoint", str(tmp_path / "none.pt"), "--video", str(sample)]
     missing_video = ["demo", "--checkpoint", checkpoint, "--video", str(tmp_path / "none.mp4")]
-    for args, hint in [(missing_model, "daml train"), (missing_video, "--make-sample")]:
+    no_sample = ["demo", "--checkpoint", checkpoint, "--out", str(tmp_path)]
+    cases = [
+        (missing_model, "daml train"),
+        (missing_video, "pass a video file or an image folder"),
+        (no_sample, "--make-sample"),  # only the shipped sample can be rendered again
+    ]
+    monkeypatch.setattr("daml.shipped.sample_human_video", lambda task: tmp_path / "none.mp4")
+    for args, hint in cases:
         assert main(args) == 2
         err = capsys.readouterr().err
         assert hint in err and err.count("\n") == 1

@@ -96,6 +96,22 @@ def test_resume_below_the_runs_step_exits_2_and_keeps_the_run(
     assert main(again) == 0  # re-running a finished run's command is a no-op, not an error
 
 
+def test_a_resume_that_fails_leaves_the_runs_config_as_it_was(
+    train_args, tmp_path, synthetic_data_dirs, config_path, capsys
+):
+    out = tmp_path / "run"
+    assert main(train_args(synthetic_data_dirs, out, config_path, "--steps", "2")) == 0
+    saved = {name: (out / name).read_bytes() for name in ("config.json", "metrics.jsonl")}
+    capsys.readouterr()
+    bad_val = {"train": synthetic_data_dirs["train"], "val": tmp_path / "not_data"}
+    resume = train_args(bad_val, out, config_path, "--steps", "50", "--resume")
+    assert main(resume) == 2
+    err = capsys.readouterr().err
+    assert "not_data" in err and err.count("\n") == 1
+    assert all((out / name).read_bytes() == data for name, data in saved.items())
+    assert load_run_config(out).train.steps == 2  # a later plain --resume still stops at 2
+
+
 def test_resume_without_a_run_and_bad_config_exit_2(tmp_path, synthetic_data_dirs, capsys):
     args = ["train", "--data", str(synthetic_data_dirs["train"]), "--out", str(tmp_path / "x")]
     assert main([*args, "--resume"]) == 2

@@ -135,6 +135,11 @@ def test_bad_file_prints_nothing_but_the_error(tmp_path, write_raw, capfd):
     for name in ("cut.mp4", "text.mp4"):
         with pytest.raises(DataError, match=f"{name}: cannot decode it"):
             read_video(tmp_path / name)
+    # a cut AVI decodes up to the cut, where FFmpeg's mjpeg decoder says "overread 8" itself
+    data = write_raw(tmp_path / "full.avi", 40, fourcc="MJPG").read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: len(data) // 2 + 37])
+    with pytest.raises(DataError, match="cut.avi: truncated"):
+        read_video(tmp_path / "cut.avi")
     assert capfd.readouterr().err == ""
     os.write(2, b"fd 2 restored\n")
     assert capfd.readouterr().err == "fd 2 restored\n"
@@ -220,6 +225,8 @@ def test_write_video_bad_outputs(tmp_path, index_frames):
         write_video(tmp_path / "file" / "a.mp4", frames, 15)
     with pytest.raises(DataError, match="is a folder"):
         write_video(tmp_path, frames, 15)
+    with pytest.raises(DataError, match="is a folder; give a file name such as .*demo.mp4"):
+        write_video(str(tmp_path), frames, 15)  # as `daml record --out` passes it
     with pytest.raises(DataError, match="uint8"):
         write_video(tmp_path / "a.mp4", frames.astype(np.float32), 15)
     assert os.listdir(tmp_path) == ["file"]
