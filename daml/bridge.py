@@ -7,11 +7,13 @@ the newest raw message; decoding happens when the control loop asks for an obser
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,30 @@ from daml.bridge_config import LaunchConfig, rosbridge_address
 from daml.errors import ConnectionFailed
 
 LOG = logging.getLogger("daml.bridge")
+
+
+@contextlib.contextmanager
+def _held_log(name: str) -> Iterator[list[str]]:
+    """Hold logger `name`'s records (as message lines) for the block instead of printing them.
+
+    While connecting, autobahn logs "dropping connection to peer ..." at every handshake retry;
+    the one-line ConnectionFailed quotes the last of them instead.
+    """
+    lines: list[str] = []
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    logger, handler = logging.getLogger(name), _Keep()
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 @dataclass(frozen=True)
@@ -96,14 +122,16 @@ class RosBridge:
         ros = roslibpy.Ros(self.url, transport="asyncio")
         ros.on("ready", self._on_ready)
         ros.on("close", self._on_close)
-        try:
-            ros.run(timeout=timeout_s)
-        except roslibpy.core.RosTimeoutError:
-            ros.terminate()  # also stops the reconnect attempts
-            raise ConnectionFailed(
-                f"{self.url} accepted a TCP connection but no rosbridge WebSocket handshake "
-                f"within {timeout_s} s; is it a rosbridge_server?"
-            ) from None
+        with _held_log("autobahn") as autobahn_lines:
+            try:
+                ros.run(timeout=timeout_s)
+            except roslibpy.core.RosTimeoutError:
+                ros.terminate()  # also stops the reconnect attempts
+                last = f" (last: {autobahn_lines[-1]})" if autobahn_lines else ""
+                raise ConnectionFailed(
+                    f"{self.url} accepted a TCP connection but no rosbridge WebSocket handshake "
+                    f"within {timeout_s} s{last}; is it a rosbridge_server?"
+                ) from None
         self._ros = ros
         if self.connections == 0:  # connected before the "ready" listener was registered
             self._on_ready()
@@ -172,6 +200,9 @@ class RosBridge:
     def _on_close(self, *_proto: object) -> None:
         if self._closing:
             self._closed.set()
+            return
+        if self.connections == 0:  # no handshake yet: connect() raises once its timeout is up
+            LOG.debug("rosbridge at %s closed before the handshake; retrying", self.url)
             return
         LOG.warning("lost the rosbridge connection to %s; reconnecting with back-off", self.url)
 

@@ -4,9 +4,9 @@ Examples:
     daml collect --task pick_place --variations 1000 --split train --workers 2 --out data/pick_place
     daml collect --task push --variations 50 --split test --out data/push_test --image-px 64
     daml collect --task push --variations 4000 --out data/push_dart --action-noise 0.2
-    daml collect --task push --variations 1000 --seed 61 --out data/push_dagger \
+    daml collect --task push --variations 1000 --seed 61 --out data/push_dagger \\
         --dagger daml/pretrained/push.pt
-    daml collect --task pick_place --variations 2000 --seed 67 --descent-steps 8 --labels replan \
+    daml collect --task pick_place --variations 2000 --seed 67 --descent-steps 8 --labels replan \\
         --out data/pick_place_dagger --dagger daml/pretrained/pick_place.pt
 
 Episode k is seeded from (--seed, k): the dataset is the same whatever --workers is, and a

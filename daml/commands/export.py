@@ -3,10 +3,10 @@
 Examples:
     daml export --checkpoint runs/push_mil/best.pt --out daml/pretrained/push_mil.pt
     daml export --checkpoint runs/pp/step_021500.pt --out pick_place.pt
-    daml export --checkpoint daml/pretrained/push.pt --blend runs/push_ft/last.pt \
+    daml export --checkpoint daml/pretrained/push.pt --blend runs/push_ft/last.pt \\
         --blend-weight 0.3 --out runs/push_blend.pt
-    daml export --checkpoint runs/pp/step_005000.pt \
-        --blend runs/pp/step_005000.pt runs/pp/step_005250.pt runs/pp/step_005500.pt \
+    daml export --checkpoint runs/pp/step_005000.pt \\
+        --blend runs/pp/step_005000.pt runs/pp/step_005250.pt runs/pp/step_005500.pt \\
         --blend-weight 1 --out runs/pp_swa.pt
 
 A checkpoint written during training carries the Adam moments (about twice the weights' size)

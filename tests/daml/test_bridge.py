@@ -355,3 +355,32 @@ def test_a_port_that_speaks_no_websocket_is_a_clear_error_and_the_bridge_recover
         while bridge.observation() is None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert bridge.observation() is not None
+
+
+def test_an_http_server_is_named_in_one_error_without_autobahns_retry_lines(capfd, caplog):
+    """A plain HTTP server refuses each WebSocket upgrade: autobahn logs a line per retry, which
+    the bridge holds and quotes once, in its ConnectionFailed."""
+    from http.server import HTTPServer, SimpleHTTPRequestHandler
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = launch_config(f"ws://127.0.0.1:{server.server_address[1]}")
+        config = dataclasses.replace(
+            config, rosbridge=dataclasses.replace(config.rosbridge, connect_timeout_s=1.5)
+        )
+        capfd.readouterr()
+        with pytest.raises(daml.errors.ConnectionFailed) as failure:
+            RosBridge(config).connect()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "no rosbridge WebSocket handshake" in str(failure.value)
+    assert "(last: dropping connection to peer" in str(failure.value)
+    assert "dropping connection" not in capfd.readouterr().err
+    assert not [r for r in caplog.records if r.name.startswith(("autobahn", "daml.bridge"))
+                and r.levelno >= 30]  # fmt: skip
