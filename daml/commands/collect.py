@@ -347,15 +347,12 @@ def _remove_stale_temp_files(episodes_dir: Path) -> None:
 
 
 def _ensure_writable(out: Path) -> None:
+    from daml.output_path import make_folder
+
     left = [p for p in out.iterdir() if p.name != "episodes"] if out.is_dir() else []
     if left and not (out / "manifest.json").exists():  # (an empty episodes/: a failed start)
         raise DataError(f"{out} holds files but no dataset; give a new or empty folder as --out")
-    try:
-        (out / "episodes").mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DataError(f"cannot create output directory {out}: {error.strerror}") from error
-    if not os.access(out / "episodes", os.W_OK):
-        raise DataError(f"output directory {out} is not writable")
+    make_folder(out / "episodes", what=f"cannot create output directory {out}")
 
 
 def _print_summary(
