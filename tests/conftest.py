@@ -201,6 +201,22 @@ def tiny_model_factory():
     return tiny_model_config
 
 
+@pytest.fixture(scope="session")
+def untrained_checkpoint():
+    """untrained_checkpoint(path, **model_overrides) -> path: writes an untrained meta checkpoint
+    of the tiny model sized for sim images (32 px, T = 40 steps unless overridden)."""
+    from daml.checkpoint import Checkpoint, save_checkpoint
+    from daml.meta import Learner
+
+    def write(path: Path, **model_overrides) -> Path:
+        model = tiny_model_config(**{"image_px": 32, "episode_steps": 40, **model_overrides})
+        learner = Learner.create(model, MetaConfig(), seed=0)
+        save_checkpoint(path, Checkpoint("meta", RunConfig(model=model), learner.params))
+        return path
+
+    return write
+
+
 @pytest.fixture
 def tiny_model() -> ModelConfig:
     """A learner small enough for millisecond meta-steps on 16x16, T=8 data."""

@@ -242,17 +242,10 @@ def test_push_retry_collection_is_recorded_and_not_mixed(tmp_path, capsys, daml_
 
 
 @pytest.fixture(scope="module")
-def driver_checkpoint(tmp_path_factory, tiny_model_factory):
+def driver_checkpoint(tmp_path_factory, untrained_checkpoint):
     """A tiny 32 px, 40-step meta checkpoint (untrained: it drives, badly) for --dagger."""
-    from daml.checkpoint import Checkpoint, save_checkpoint
-    from daml.config import MetaConfig, RunConfig
-    from daml.meta import Learner
-
-    model = tiny_model_factory(image_px=32, episode_steps=40, conv_strides=(2, 1))
     path = tmp_path_factory.mktemp("driver") / "driver.pt"
-    learner = Learner.create(model, MetaConfig(), seed=0)
-    save_checkpoint(path, Checkpoint("meta", RunConfig(model=model), learner.params))
-    return path
+    return untrained_checkpoint(path, conv_strides=(2, 1))
 
 
 def test_dagger_the_learner_drives_and_the_expert_labels(

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from daml.checkpoint import Checkpoint, save_checkpoint
 from daml.cli import main
-from daml.config import MetaConfig, RunConfig
+from daml.config import RunConfig
 from daml.errors import ConfigError, DataError
-from daml.meta import Learner
 from daml.output_path import check_output_file, check_output_folder, make_folder
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, tiny_model_factory) -> str:
-    model = tiny_model_factory(image_px=32, episode_steps=40, conv_strides=(2, 1))
+def checkpoint(tmp_path_factory, untrained_checkpoint) -> str:
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    learner = Learner.create(model, MetaConfig(), seed=0)
-    save_checkpoint(path, Checkpoint("meta", RunConfig(model=model), learner.params))
-    return str(path)
+    return str(untrained_checkpoint(path, conv_strides=(2, 1)))
 
 
 @pytest.mark.parametrize(

@@ -9,21 +9,15 @@ import shutil
 import cv2
 import pytest
 
-from daml.checkpoint import Checkpoint, save_checkpoint
 from daml.cli import main
-from daml.config import MetaConfig, RunConfig
-from daml.meta import Learner
 from daml.shipped import PRETRAINED_DIR, pretrained_checkpoint, sample_human_video, sample_sidecar
 from daml.video import read_video
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, tiny_model_factory) -> str:
-    model = tiny_model_factory(image_px=32, episode_steps=40, conv_strides=(2, 1))
+def checkpoint(tmp_path_factory, untrained_checkpoint) -> str:
     path = tmp_path_factory.mktemp("demo_ckpt") / "tiny.pt"
-    learner = Learner.create(model, MetaConfig(), seed=0)
-    save_checkpoint(path, Checkpoint("meta", RunConfig(model=model), learner.params))
-    return str(path)
+    return str(untrained_checkpoint(path, conv_strides=(2, 1)))
 
 
 @pytest.fixture(scope="module")

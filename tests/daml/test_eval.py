@@ -148,17 +148,9 @@ def test_report_is_json_serialisable(learner, held_out, two_squares):
 
 
 @pytest.fixture(scope="module")
-def sim_sized_checkpoint(tmp_path_factory, tiny_model_factory):
+def sim_sized_checkpoint(tmp_path_factory, untrained_checkpoint):
     """An untrained meta checkpoint for 32 px sim images and the sim's T = 40 steps."""
-    from daml.checkpoint import Checkpoint, save_checkpoint
-    from daml.config import MetaConfig, RunConfig
-    from daml.meta import Learner
-
-    model = tiny_model_factory(image_px=32, episode_steps=40)
-    path = tmp_path_factory.mktemp("sim_ckpt") / "untrained.pt"
-    learner = Learner.create(model, MetaConfig(), seed=0)
-    save_checkpoint(path, Checkpoint("meta", RunConfig(model=model), learner.params))
-    return path
+    return untrained_checkpoint(tmp_path_factory.mktemp("sim_ckpt") / "untrained.pt")
 
 
 def read_report(path) -> dict:
