@@ -15,7 +15,13 @@ import numpy as np
 import torch
 
 from daml import ACTION_DIM, STATE_DIM
-from daml.checkpoint import Checkpoint, check_kind, load_checkpoint, save_checkpoint
+from daml.checkpoint import (
+    Checkpoint,
+    check_kind,
+    checkpoint_task,
+    load_checkpoint,
+    save_checkpoint,
+)
 from daml.config import RunConfig, TrainConfig
 from daml.errors import ConfigError, DataError
 from daml.meta import Learner, Params, adapt, build_model, normalise_states, policy_pass
@@ -28,7 +34,7 @@ class AdaptedPolicy:
     Attributes:
         config: the run config of the meta-trained learner (model sizes, state normaliser).
         params: adapted theta (encoder + policy), on `device`.
-        info: JSON-able notes (source checkpoint and video, adaptation time).
+        info: JSON-able notes (source checkpoint, its task where known, video, adaptation time).
     """
 
     config: RunConfig
@@ -147,8 +153,7 @@ def adapt_from_frames(
         device: where adaptation and the adapted policy run (ignored for a Learner).
         source: recorded in the policy's info (e.g. the video path).
     """
-    learner, config = load_learner(checkpoint, device)
-    return _adapt(learner, config, frames, _source_info(checkpoint, source))
+    return _adapt(*_learner_and_info(checkpoint, device, source), frames)
 
 
 def adapt_from_video(
@@ -157,14 +162,23 @@ def adapt_from_video(
     """Adapt on a video file (or image folder) decoded by daml.video.load_demo_frames."""
     from daml.video import load_demo_frames
 
-    learner, config = load_learner(checkpoint, device)
+    learner, config, info = _learner_and_info(checkpoint, device, str(video_path))
     frames = load_demo_frames(video_path, config.model.episode_steps, config.model.image_px)
-    return _adapt(learner, config, frames, _source_info(checkpoint, str(video_path)))
+    return _adapt(learner, config, info, frames)
 
 
-def _source_info(checkpoint: str | Path | Learner, source: str) -> dict[str, Any]:
-    name = "" if isinstance(checkpoint, Learner) else str(checkpoint)
-    return {"checkpoint": name, "source": source}
+def _learner_and_info(
+    checkpoint: str | Path | Checkpoint | Learner, device: str | torch.device, source: str
+) -> tuple[Learner, RunConfig, dict[str, Any]]:
+    """load_learner's (learner, config), and what an adapted policy records of where it came
+    from: the checkpoint's path, its task where known, and `source` (the demo)."""
+    info: dict[str, Any] = {"checkpoint": "", "source": source}
+    if isinstance(checkpoint, (str, Path)):
+        info["checkpoint"] = str(checkpoint)
+        checkpoint = load_checkpoint(checkpoint, kind="meta", map_location=device)
+    if isinstance(checkpoint, Checkpoint) and checkpoint_task(checkpoint) is not None:
+        info["task"] = checkpoint_task(checkpoint)
+    return *load_learner(checkpoint, device), info
 
 
 def adapt_from_robot_demo(
@@ -184,7 +198,7 @@ def adapt_from_robot_demo(
         frames: uint8 (T, H, W, 3) robot camera frames; T must equal the model's episode_steps.
         states: float32 (T, 4) robot states; actions: float32 (T, 4) expert actions.
     """
-    learner, config = load_learner(checkpoint, device)
+    learner, config, info = _learner_and_info(checkpoint, device, source)
     steps = config.model.episode_steps
     states, actions = np.asarray(states, np.float32), np.asarray(actions, np.float32)
     if len(frames) != steps or states.shape != (steps, 4) or actions.shape != (steps, 4):
@@ -198,12 +212,12 @@ def adapt_from_robot_demo(
     demo = (torch.from_numpy(states).to(device), torch.from_numpy(actions).to(device))
     started = time.perf_counter()
     adapted = adapt(learner.model, learner.params, robot, meta_config, *demo)
-    info = {**_source_info(checkpoint, source), "adapt_ms": (time.perf_counter() - started) * 1e3}
+    info = {**info, "adapt_ms": (time.perf_counter() - started) * 1e3}
     return AdaptedPolicy(config, adapted, info, device)
 
 
 def _adapt(
-    learner: Learner, config: RunConfig, frames: np.ndarray, info: dict[str, Any]
+    learner: Learner, config: RunConfig, info: dict[str, Any], frames: np.ndarray
 ) -> AdaptedPolicy:
     frames = np.asarray(frames)
     if frames.ndim != 4 or len(frames) < 2:

@@ -16,7 +16,7 @@ import numpy as np
 
 from daml import ACTION_DIM
 from daml.adapt import AdaptedPolicy, adapt_from_frames, adapt_from_robot_demo, load_learner
-from daml.checkpoint import load_checkpoint
+from daml.checkpoint import check_task, load_checkpoint
 from daml.config import MetaConfig
 from daml.errors import ConfigError
 from daml.evaluate import Policy
@@ -79,14 +79,20 @@ class RandomPolicy:
 
 
 def benchmark_methods(
-    checkpoint: str | Path, mil_checkpoint: str | Path | None, bc_checkpoint: str | Path | None
+    task: str,
+    checkpoint: str | Path,
+    mil_checkpoint: str | Path | None,
+    bc_checkpoint: str | Path | None,
 ) -> list[Method]:
-    """The five methods in report order; checks each checkpoint was trained for its role."""
+    """The five methods on `task`, in report order; checks each checkpoint was trained for its
+    role, and on `task` where it records its task (daml.checkpoint.check_task)."""
     checkpoint = str(checkpoint)
-    _check_role(checkpoint, "--checkpoint", _is_daml, "DAML (meta.inner_source='human_video')")
+    daml_role = "DAML (meta.inner_source='human_video')"
+    _check_role(task, checkpoint, "--checkpoint", _is_daml, daml_role)
     if mil_checkpoint is not None:
         mil_checkpoint = str(mil_checkpoint)
-        _check_role(mil_checkpoint, "--mil-checkpoint", _is_mil, "meta.inner_source='robot_demo'")
+        mil_role = "meta.inner_source='robot_demo'"
+        _check_role(task, mil_checkpoint, "--mil-checkpoint", _is_mil, mil_role)
         oracle = Method("robot_demo", "robot-demo adaptation (MIL checkpoint)", mil_checkpoint)
     else:
         oracle = Method(
@@ -94,7 +100,7 @@ def benchmark_methods(
         )
     if bc_checkpoint is not None:
         bc_checkpoint = str(bc_checkpoint)
-        _check_role(bc_checkpoint, "--bc-checkpoint", _is_bc, "meta.inner_steps=0")
+        _check_role(task, bc_checkpoint, "--bc-checkpoint", _is_bc, "meta.inner_steps=0")
         bc = Method("bc", "behaviour cloning (BC checkpoint)", bc_checkpoint)
     else:
         bc = Method("bc", "behaviour cloning", None, not_run="no --bc-checkpoint given")
@@ -119,8 +125,13 @@ def _is_bc(meta: MetaConfig) -> bool:
     return meta.inner_steps == 0
 
 
-def _check_role(path: str, flag: str, fits: Callable[[MetaConfig], bool], wanted: str) -> None:
-    meta = load_checkpoint(path, kind="meta").config.meta
+def _check_role(
+    task: str, path: str, flag: str, fits: Callable[[MetaConfig], bool], wanted: str
+) -> None:
+    checkpoint = load_checkpoint(path, kind="meta")
+    fix = f"pass a {task} checkpoint as {flag} (with --task all, put {{task}} in its path)"
+    check_task(checkpoint, task, f"{flag} {path}", fix)
+    meta = checkpoint.config.meta
     if not fits(meta):
         raise ConfigError(
             f"{flag} {path} was trained with meta.inner_source={meta.inner_source!r}, "

@@ -59,7 +59,8 @@ class Checkpoint:
         step: meta-training steps done.
         optimizer_state: Adam state_dict (meta checkpoints written during training).
         best_val: best validation post-adaptation BC loss so far (None if not validated).
-        info: small JSON-able extras (e.g. where an adapted policy came from).
+        info: small JSON-able extras (e.g. where an adapted policy came from; "task": the task
+            whose episodes it was meta-trained on, see checkpoint_task).
         sha256: hex SHA-256 of the file's bytes these fields were read from ("" if not read
             from a file); reports name the exact weights by it.
     """
@@ -152,6 +153,26 @@ def load_checkpoint(
     )
 
 
+def checkpoint_task(checkpoint: Checkpoint) -> str | None:
+    """The task `checkpoint` was meta-trained on: info["task"] (written by `daml train` and kept
+    by export and adapt), else the shipped model's by file digest; None if unknown (a file
+    written before checkpoints recorded it)."""
+    from daml.shipped import SHIPPED_TASKS
+
+    task = checkpoint.info.get("task")
+    return task if isinstance(task, str) else SHIPPED_TASKS.get(checkpoint.sha256)
+
+
+def check_task(checkpoint: Checkpoint, task: str, source: str, fix: str = "") -> None:
+    """ConfigError if `checkpoint` (read from `source`) was meta-trained on another task than
+    `task`: its policy would run, and fail, without a word (a checkpoint of unknown task passes).
+    `fix` ends the message (default: pass --task <its task> or a <task> checkpoint)."""
+    trained_on = checkpoint_task(checkpoint)
+    if trained_on is not None and trained_on != task:
+        fix = fix or f"pass --task {trained_on} or a {task} checkpoint"
+        raise ConfigError(f"{source} was meta-trained on {trained_on}, not {task}; {fix}")
+
+
 def export_checkpoint(
     source: str | Path,
     out: str | Path,
@@ -162,25 +183,25 @@ def export_checkpoint(
     twice the weights' size): what a model is shipped or shared as.
 
     The config, params, step and best_val are kept; `info["exported_from"]` records the source's
-    file name, SHA-256 and step. `out` may be `source` itself (the file is read whole first and
-    replaced atomically). Returns the checkpoint as written, with its file's sha256.
+    file name, SHA-256 and step, and `info["task"]` its task where known (checkpoint_task).
+    `out` may be `source` itself (the file is read whole first and replaced atomically).
+    Returns the checkpoint as written, with its file's sha256.
 
     With `blends`, every param is (1 - blend_weight) * source + blend_weight * blend's (weight
     interpolation, as in WiSE-FT: e.g. a model and its own fine-tune); both must be the same
-    kind of checkpoint of the same model (model config). With several checkpoints in `blends`,
-    their uniform average takes the blend's place (a weight average along a fine-tune's
-    trajectory, as in SWA). The blend is recorded in `info["blended_with"]` (file, SHA-256,
-    step, weight; with several files, `files` lists each one's); best_val is dropped, since no
-    training run validated the blended weights.
+    kind of checkpoint of the same model (model config) and task. With several checkpoints in
+    `blends`, their uniform average takes the blend's place (a weight average along a
+    fine-tune's trajectory, as in SWA). The blend is recorded in `info["blended_with"]` (file,
+    SHA-256, step, weight; with several files, `files` lists each one's); best_val is dropped,
+    since no training run validated the blended weights.
     """
     checkpoint = load_checkpoint(source)
     provenance = {"file": Path(source).name, "sha256": checkpoint.sha256, "step": checkpoint.step}
-    exported = dataclasses.replace(
-        checkpoint,
-        optimizer_state=None,
-        info={**checkpoint.info, "exported_from": checkpoint.info.get("exported_from", provenance)},
-        sha256="",
-    )
+    info = {**checkpoint.info, "exported_from": checkpoint.info.get("exported_from", provenance)}
+    task = checkpoint_task(checkpoint)  # (a shipped model's is known by its digest, reset here)
+    if task is not None:
+        info["task"] = task
+    exported = dataclasses.replace(checkpoint, optimizer_state=None, info=info, sha256="")
     if blends:
         exported = _blended(exported, source, blends, blend_weight)
     return dataclasses.replace(exported, sha256=save_checkpoint(out, exported))
@@ -219,6 +240,12 @@ def _blended(
 def _same_model(checkpoint: Checkpoint, source: str | Path, blend: str | Path) -> Checkpoint:
     """`blend` loaded, if it is the same kind of checkpoint of the same model as `checkpoint`."""
     other = load_checkpoint(blend, kind=checkpoint.kind)
+    tasks = checkpoint_task(checkpoint), checkpoint_task(other)
+    if None not in tasks and tasks[0] != tasks[1]:
+        raise ConfigError(
+            f"cannot blend {source} ({tasks[0]}) with {blend} ({tasks[1]}): they were "
+            "meta-trained on different tasks"
+        )
     if other.config.model != checkpoint.config.model:
         differ = [
             name

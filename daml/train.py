@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from daml.augment import hue_angles, rotate_hue
-from daml.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from daml.checkpoint import Checkpoint, check_task, load_checkpoint, save_checkpoint
 from daml.config import RunConfig, TrainConfig
 from daml.data import DemoDataset, MetaBatch, MetaBatchLoader, write_bytes_atomic
 from daml.dataset_union import DatasetUnion, open_training_data
@@ -132,6 +132,7 @@ class RunState:
     optimizer: torch.optim.Optimizer
     step: int
     best_val: float  # best validation post-adaptation BC loss (inf: none yet)
+    task: str  # the training data's task, recorded in every checkpoint (info["task"])
 
 
 def train(
@@ -168,7 +169,7 @@ def train(
     # (this, the preload and the checks above come before anything is written, so that a bad
     # --val-data or a set too large to hold leaves no half-made run dir and a resumed run's
     # config.json as it was)
-    val_batches = _val_batches(val_dir, config, torch_device) if val_dir else []
+    val_batches = _val_batches(val_dir, run, torch_device) if val_dir else []
     episodes = PreloadedEpisodes(dataset, progress=progress) if preload else dataset
     make_folder(run_dir)
     write_bytes_atomic(run_dir / CONFIG_NAME, config.to_json().encode())
@@ -226,6 +227,11 @@ def _start_run(
     if resume:
         checkpoint = load_checkpoint(run_dir / LAST_NAME, kind="meta")
         _check_resume_config(checkpoint.config, config)
+        check_task(
+            checkpoint, dataset.manifest.task, str(run_dir),
+            f"resume it on that task's data, or fine-tune it on {dataset.manifest.task} in a "
+            "new run (train.init_checkpoint, another --out)",
+        )  # fmt: skip
         if config.train.steps < checkpoint.step:  # (it would train nothing and save steps < step)
             raise ConfigError(
                 f"{run_dir} is already at step {checkpoint.step}; --steps (train.steps) "
@@ -261,10 +267,10 @@ def _start_run(
         trainable_params(learner.params, config.meta), lr=config.train.outer_lr
     )
     if checkpoint is None:
-        return RunState(config, learner, optimizer, 0, math.inf)
+        return RunState(config, learner, optimizer, 0, math.inf, dataset.manifest.task)
     optimizer.load_state_dict(checkpoint.optimizer_state)
     best_val = math.inf if checkpoint.best_val is None else checkpoint.best_val
-    return RunState(config, learner, optimizer, checkpoint.step, best_val)
+    return RunState(config, learner, optimizer, checkpoint.step, best_val, dataset.manifest.task)
 
 
 def augment_batch(batch: MetaBatch, step: int, train_config: TrainConfig) -> MetaBatch:
@@ -351,8 +357,13 @@ def _check_dataset(
         )
 
 
-def _val_batches(val_dir: str | Path, config: RunConfig, device: torch.device) -> list[MetaBatch]:
-    dataset = DemoDataset(val_dir)
+def _val_batches(val_dir: str | Path, run: RunState, device: torch.device) -> list[MetaBatch]:
+    config, dataset = run.config, DemoDataset(val_dir)
+    if dataset.manifest.task != run.task:
+        raise DataError(
+            f"validation data {val_dir} holds {dataset.manifest.task} episodes; the training "
+            f"data is {run.task}"
+        )
     _check_dataset(dataset, config, "validation data")
     count = min(config.train.val_tasks, len(dataset))
     size = config.train.meta_batch
@@ -380,4 +391,7 @@ def _validate(learner: Learner, batches: list[MetaBatch]) -> dict[str, float]:
 def _save(path: Path, run: RunState) -> None:
     best = None if math.isinf(run.best_val) else run.best_val
     state = run.optimizer.state_dict()
-    save_checkpoint(path, Checkpoint("meta", run.config, run.learner.params, run.step, state, best))
+    info = {"task": run.task}
+    save_checkpoint(
+        path, Checkpoint("meta", run.config, run.learner.params, run.step, state, best, info)
+    )

@@ -135,11 +135,13 @@ def write_synthetic_dataset(
     image_px: int = TINY_PX,
     steps: int = TINY_T,
     masks: bool = True,
+    task: str = "push",
 ) -> Path:
     """A dataset dir in the daml format holding `variations` synthetic episodes (with the
-    hand's pixel masks unless `masks` is False, as in datasets of older daml versions)."""
+    hand's pixel masks unless `masks` is False, as in datasets of older daml versions), labelled
+    as `task`'s."""
     Manifest(
-        task="push",
+        task=task,
         split=split,
         variations=variations,
         seed=seed,
@@ -159,7 +161,7 @@ def write_synthetic_dataset(
 
 @pytest.fixture
 def synthetic_dataset() -> Callable[..., Path]:
-    """Factory: synthetic_dataset(root, variations, seed, split=...) -> root."""
+    """Factory: synthetic_dataset(root, variations, seed, split=..., task=...) -> root."""
     return write_synthetic_dataset
 
 
@@ -203,15 +205,17 @@ def tiny_model_factory():
 
 @pytest.fixture(scope="session")
 def untrained_checkpoint():
-    """untrained_checkpoint(path, **model_overrides) -> path: writes an untrained meta checkpoint
-    of the tiny model sized for sim images (32 px, T = 40 steps unless overridden)."""
+    """untrained_checkpoint(path, task=None, **model_overrides) -> path: writes an untrained meta
+    checkpoint of the tiny model sized for sim images (32 px, T = 40 steps unless overridden),
+    recorded as meta-trained on `task` (None: no task recorded, as in older checkpoints)."""
     from daml.checkpoint import Checkpoint, save_checkpoint
     from daml.meta import Learner
 
-    def write(path: Path, **model_overrides) -> Path:
+    def write(path: Path, task: str | None = None, **model_overrides) -> Path:
         model = tiny_model_config(**{"image_px": 32, "episode_steps": 40, **model_overrides})
         learner = Learner.create(model, MetaConfig(), seed=0)
-        save_checkpoint(path, Checkpoint("meta", RunConfig(model=model), learner.params))
+        info = {} if task is None else {"task": task}
+        save_checkpoint(path, Checkpoint("meta", RunConfig(model=model), learner.params, info=info))
         return path
 
     return write

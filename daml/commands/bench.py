@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     methods_by_task, units, factories, sources, planned, fps = {}, [], {}, {}, {}, 10.0
     for task in tasks:
-        methods = benchmark_methods(*_checkpoints(args, task))
+        methods = benchmark_methods(task, *_checkpoints(args, task))
         cases = _cases(sim, args, task, variations, methods[0].checkpoint)
         task_variations = bench_variations(sim, cases, args.seed, not args.no_progress)
         methods_by_task[task], sources[task] = methods, cases.name

@@ -90,13 +90,16 @@ def run_demo(sim, args: argparse.Namespace, checkpoint: Path, video: Path) -> in
     import torch
 
     from daml.adapt import adapt_from_video, load_learner
+    from daml.checkpoint import check_task, load_checkpoint
     from daml.evaluate import rollout
     from daml.montage import side_by_side
     from daml.video import read_video, write_video
 
     started = time.perf_counter()
     torch.set_num_threads(1)
-    learner, config = load_learner(checkpoint)
+    loaded = load_checkpoint(checkpoint, kind="meta")
+    check_task(loaded, args.task, str(checkpoint))
+    learner, config = load_learner(loaded)
     env_config = sim.EnvConfig(
         image_px=config.model.image_px, episode_steps=config.model.episode_steps
     )

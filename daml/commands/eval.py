@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sim
     from daml.adapt import adapt_from_frames, load_learner
-    from daml.checkpoint import load_checkpoint
+    from daml.checkpoint import check_task, checkpoint_task, load_checkpoint
     from daml.data import write_bytes_atomic
     from daml.evaluate import evaluate
     from daml.output_path import check_output_file, check_output_folder
@@ -65,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
             image_px=config.model.image_px, episode_steps=config.model.episode_steps
         )
         cases = SimCases(args.task, args.split, args.variations, args.seed, env_config)
+    trained_on = checkpoint_task(loaded)
+    data_fix = f"pass a {trained_on} dataset as --data or a {cases.task} checkpoint"
+    check_task(loaded, cases.task, args.checkpoint, data_fix if args.data else "")
     default_out = Path(args.checkpoint).parent / f"eval_{Path(cases.name).name}.json"
     out = check_output_file(args.out or default_out)  # before the rollouts, not after them
     if args.videos:

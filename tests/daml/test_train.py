@@ -325,3 +325,27 @@ def test_set_overrides_the_config_file_and_a_resume_may_change_the_intervals(
     assert "expects SECTION.KEY=VALUE" in capsys.readouterr().err
     assert main([*args, "--set", "model.hidden_sizes=64,64"]) == 2  # would be ignored: refused
     assert "continues the run's model as saved" in capsys.readouterr().err
+
+
+def test_checkpoints_record_the_data_task_and_a_run_keeps_to_it(
+    train_args, tmp_path, synthetic_data_dirs, synthetic_dataset, config_path, capsys
+):
+    from daml.checkpoint import checkpoint_task
+
+    out = tmp_path / "run"
+    assert main(train_args(synthetic_data_dirs, out, config_path, "--steps", "2")) == 0
+    for name in ("last.pt", "best.pt", "step_000002.pt"):
+        assert checkpoint_task(load_checkpoint(out / name)) == "push", name
+    capsys.readouterr()
+    pick_place = synthetic_dataset(tmp_path / "pp", 8, seed=3, task="pick_place")
+    saved = {p.name: p.read_bytes() for p in out.iterdir()}
+    resume = train_args({"train": pick_place}, out, config_path, "--steps", "4", "--resume")
+    assert main(resume) == 2
+    err = capsys.readouterr().err
+    assert "was meta-trained on push, not pick_place" in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == saved
+    mixed = {"train": synthetic_data_dirs["train"], "val": pick_place}
+    assert main(train_args(mixed, tmp_path / "mixed", config_path, "--steps", "2")) == 2
+    err = capsys.readouterr().err
+    assert "holds pick_place episodes; the training data is push" in err
+    assert not (tmp_path / "mixed").exists()
