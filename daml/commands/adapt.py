@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 
 from daml.commands import add_policy_device_arguments
+from daml.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,12 +39,26 @@ def run(args: argparse.Namespace) -> int:
     if args.video:
         policy = adapt_from_video(args.checkpoint, args.video, device)
     else:
-        frames = load_episode(args.episode).human_frames
-        policy = adapt_from_frames(args.checkpoint, frames, device, source=args.episode)
+        episode = load_episode(args.episode)
+        policy = adapt_from_frames(args.checkpoint, episode.human_frames, device, args.episode)
+        _check_episode_task(args, policy.info.get("task"), episode.variation)  # before saving
     policy.save(args.out)
+    task = f"{policy.info['task']} model, " if "task" in policy.info else ""
     print(
         f"adapted {args.checkpoint} on {args.video or args.episode} in "
         f"{policy.info['adapt_ms']:.0f} ms -> {args.out} "
-        f"(image {policy.image_px}px, {policy.episode_steps} steps)"
+        f"({task}image {policy.image_px}px, {policy.episode_steps} steps)"
     )
     return 0
+
+
+def _check_episode_task(args: argparse.Namespace, trained_on: str | None, record: dict) -> None:
+    """ConfigError if the episode (its variation record names its task) is of another task than
+    the checkpoint was meta-trained on."""
+    variation = record.get("variation")
+    shown = variation.get("task") if isinstance(variation, dict) else None
+    if trained_on is not None and isinstance(shown, str) and shown != trained_on:
+        raise ConfigError(
+            f"{args.checkpoint} was meta-trained on {trained_on}, but episode {args.episode} "
+            f"is a {shown} demo; pass a {shown} checkpoint or a {trained_on} episode"
+        )

@@ -109,3 +109,24 @@ def test_an_adapted_policy_records_its_checkpoints_task(tmp_path, by_task):
     path = tmp_path / "adapted.pt"
     adapt_from_frames(by_task["pick_place"], frames).save(path)
     assert checkpoint_task(load_checkpoint(path, kind="adapted")) == "pick_place"
+
+
+def test_adapt_refuses_an_episode_of_the_other_task_and_names_the_task(
+    tmp_path, by_task, synthetic_dataset, capsys
+):
+    from daml.data import DemoDataset, episode_path, save_episode
+
+    root = synthetic_dataset(tmp_path / "data", 1, seed=0)
+    episode = DemoDataset(root)[0]
+    episode.variation = {"variation": {"task": "push"}}  # as `daml collect` records it
+    path = episode_path(root, 0)
+    save_episode(path, episode)
+    out = tmp_path / "adapted.pt"
+    args = ["adapt", "--episode", str(path), "--out", str(out), "--threads", "1"]
+    assert main([*args, "--checkpoint", by_task["pick_place"]]) == 2
+    err = one_line_error(capsys)
+    assert "meta-trained on pick_place, but episode" in err and "is a push demo" in err
+    assert not out.exists()
+    assert main([*args, "--checkpoint", by_task["push"]]) == 0
+    assert "(push model, image 32px, 40 steps)" in capsys.readouterr().out
+    assert load_checkpoint(out, kind="adapted").info["task"] == "push"
