@@ -25,8 +25,8 @@ import torch
 import sim
 from daml.adapt import adapt_from_frames, load_learner
 from daml.commands.eval import SimCases
-from daml.data import write_bytes_atomic
 from daml.evaluate import evaluate, wilson_interval
+from daml.output_path import write_bytes_atomic
 from sim.avatar import HUE_BANDS, SATURATION_RANGE, SHAPES, SIZE_RANGE, VALUE_RANGE
 
 

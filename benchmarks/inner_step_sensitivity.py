@@ -22,9 +22,9 @@ import torch
 import sim
 from daml.adapt import adapt_from_frames, load_learner
 from daml.commands.eval import DatasetCases, SimCases
-from daml.data import write_bytes_atomic
 from daml.evaluate import EvalReport, evaluate
 from daml.meta import ALPHA_PREFIX, Learner
+from daml.output_path import write_bytes_atomic
 
 
 def parse_setting(text: str) -> tuple[int, float]:

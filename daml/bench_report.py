@@ -14,8 +14,8 @@ from typing import Any
 
 from daml.baselines import Method
 from daml.bench import EpisodeOutcome
-from daml.data import write_bytes_atomic
 from daml.evaluate import wilson_interval
+from daml.output_path import write_bytes_atomic
 from daml.paired import discordant_counts, exact_mcnemar
 
 REFERENCE_METHOD = "daml"  # every other method is compared with it, episode by episode

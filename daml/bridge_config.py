@@ -246,6 +246,11 @@ def load_launch_config(path: str | Path) -> LaunchConfig:
         raise ConfigError(
             f"launch config {str(path)!r} not found; pass --config launch/panda_sim.toml"
         ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"launch config {str(path)!r} is a folder; pass the .toml file") from None
+    except (OSError, UnicodeDecodeError) as error:  # unreadable, or not text
+        reason = getattr(error, "strerror", None) or f"not UTF-8 text ({error.reason})"
+        raise ConfigError(f"cannot read launch config {str(path)!r}: {reason}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"launch config {str(path)!r} is not valid TOML: {error}") from None
     unknown = sorted(set(data) - set(SECTIONS) - set(OTHER_SECTIONS))

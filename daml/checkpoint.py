@@ -22,9 +22,9 @@ from torch import Tensor
 
 from daml import __version__
 from daml.config import RunConfig
-from daml.data import write_bytes_atomic
 from daml.errors import ConfigError, DataError
 from daml.meta import THETA_PREFIXES, param_shapes
+from daml.output_path import write_bytes_atomic
 
 FORMAT_NAME = "daml-checkpoint"
 FORMAT_VERSION = 1
@@ -122,10 +122,15 @@ def load_checkpoint(
         map_location: device the tensors are loaded onto.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"checkpoint {path} is a folder; pass a file in it (e.g. best.pt)")
     if not path.is_file():
         raise DataError(f"checkpoint {path} does not exist")
     try:
         data = path.read_bytes()  # read once: the digest is of the very bytes loaded
+    except OSError as error:
+        raise DataError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
+    try:
         payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except _LOAD_ERRORS as error:
         raise DataError(

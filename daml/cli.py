@@ -57,9 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except Exception as error:
-        if not _is_user_error(error):
+        if not (_is_user_error(error) or isinstance(error, OSError)):
             raise
-        print(f"daml {args.command}: error: {error}", file=sys.stderr)
+        print(f"daml {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"daml {args.command}: interrupted", file=sys.stderr)
@@ -72,6 +72,16 @@ def _is_user_error(error: Exception) -> bool:
         return True
     sim_errors = sys.modules.get("sim.errors")
     return sim_errors is not None and isinstance(error, sim_errors.SimError)
+
+
+def _one_line(error: Exception) -> str:
+    """The message of a daml/sim error; for an OSError the file system raised where no check
+    named it (a name too long, a full disk, a permission taken away mid-run), what the system
+    said and of which file."""
+    if isinstance(error, OSError) and not _is_user_error(error) and error.strerror:
+        where = f": {error.filename}" if error.filename is not None else ""
+        return f"{error.strerror}{where}"
+    return str(error)
 
 
 def _version() -> str:

@@ -17,6 +17,7 @@ from daml.errors import ConfigError
 INNER_SOURCES = ("human_video", "robot_demo")  # what the inner step adapts on (MetaConfig)
 AUX_TARGETS = ("final", "grasp")  # what the aux head predicts (MetaConfig.aux_target)
 HUMAN_VIDEO_COLORS = ("rgb", "gray")  # how the inner step sees the human video (MetaConfig)
+MAX_SEED = 2**32 - 1  # every seed is a 32-bit number (torch and numpy both take it)
 
 
 def _require(ok: bool, message: str) -> None:
@@ -215,7 +216,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("steps", "meta_batch", "log_every", "val_every", "val_tasks"):
             _require(getattr(self, name) >= 1, f"train.{name} must be >= 1")
-        _require(self.seed >= 0, f"train.seed must be >= 0, got {self.seed}")
+        _require(
+            0 <= self.seed <= MAX_SEED, f"train.seed must be in [0, {MAX_SEED}], got {self.seed}"
+        )
         _require(self.checkpoint_every >= 1, "train.checkpoint_every must be >= 1")
         _require(self.outer_lr > 0, f"train.outer_lr must be positive, got {self.outer_lr}")
         _require(

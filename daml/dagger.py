@@ -30,11 +30,13 @@ class DaggerSource:
     episode_steps: int
 
     @classmethod
-    def open(cls, path: str | Path) -> DaggerSource:
-        """Check that `path` is a meta checkpoint (DataError if not) and describe it."""
-        from daml.checkpoint import load_checkpoint
+    def open(cls, path: str | Path, task: str) -> DaggerSource:
+        """Check that `path` is a meta checkpoint (DataError if not) of `task` where it records
+        its task (ConfigError if of another), and describe it."""
+        from daml.checkpoint import check_task, load_checkpoint
 
         loaded = load_checkpoint(path, kind="meta")
+        check_task(loaded, task, f"--dagger {path}", f"pass a {task} checkpoint as --dagger")
         model = loaded.config.model
         return cls(str(path), loaded.sha256, model.image_px, model.episode_steps)
 

@@ -8,23 +8,21 @@ Must not import sim, pybullet or cv2.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import queue
-import tempfile
 import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
 from daml import ACTION_DIM, STATE_DIM
 from daml.errors import ConfigError, DataError
-from daml.output_path import check_output_file
+from daml.output_path import atomic_output, write_bytes_atomic
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -174,40 +172,6 @@ def episode_path(root: Path, index: int) -> Path:
     return Path(root) / EPISODES_DIR / f"{index:06d}.npz"
 
 
-@contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[BinaryIO]:
-    """Open a temp file beside `path`; on success it replaces `path`, on error it is removed.
-
-    DataError (before anything is written) if `path` is a folder or its folder cannot be made.
-    """
-    path = check_output_file(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        replace_with_temp(Path(tmp), path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def replace_with_temp(temp: Path, path: Path) -> None:
-    """Move the finished temp file `temp` onto `path` (os.replace, atomic on one filesystem).
-
-    mkstemp creates owner-only files; `temp` first gets the mode a new file gets under the umask.
-    """
-    os.chmod(temp, 0o666 & ~_umask())
-    os.replace(temp, path)
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temp file in the same directory and os.replace."""
-    with atomic_output(path) as handle:
-        handle.write(data)
-
-
 def save_episode(path: Path, episode: Episode) -> None:
     """Validate and write one episode as a compressed npz, atomically."""
     episode.validate(str(path))
@@ -223,17 +187,14 @@ def save_episode(path: Path, episode: Episode) -> None:
         )
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def load_episode(path: Path) -> Episode:
     """Read and validate one episode; DataError names the file if it is missing or corrupt."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"episode {path} does not exist")
+    with open(path, "rb") as handle:  # not a zip at all: np.load would advise allow_pickle
+        if handle.read(4) != b"PK\x03\x04":
+            raise DataError(f"{path} is not a daml episode (an .npz that `daml collect` writes)")
     try:
         # Our own handle: np.load leaves its file open when the zip directory is unreadable.
         with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:

@@ -286,7 +286,7 @@ def sidecar_path(video_path: str | os.PathLike) -> Path:
 def write_sidecar(video_path: str | os.PathLike, fields: dict[str, Any]) -> Path:
     """Atomically write `fields` plus the video's name and the UTC time as the JSON sidecar."""
     from daml import __version__
-    from daml.data import write_bytes_atomic
+    from daml.output_path import write_bytes_atomic
 
     record = {
         "video": Path(video_path).name,

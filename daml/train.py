@@ -18,7 +18,7 @@ from tqdm import tqdm
 from daml.augment import hue_angles, rotate_hue
 from daml.checkpoint import Checkpoint, check_task, load_checkpoint, save_checkpoint
 from daml.config import RunConfig, TrainConfig
-from daml.data import DemoDataset, MetaBatch, MetaBatchLoader, write_bytes_atomic
+from daml.data import DemoDataset, MetaBatch, MetaBatchLoader
 from daml.dataset_union import DatasetUnion, open_training_data
 from daml.errors import ConfigError, DataError
 from daml.meta import (
@@ -29,7 +29,7 @@ from daml.meta import (
     trainable_params,
     validation_losses,
 )
-from daml.output_path import check_output_folder, make_folder
+from daml.output_path import check_output_folder, make_folder, write_bytes_atomic
 from daml.preload import PreloadedEpisodes
 from daml.train_log import MetricsLog, TrainWindow, plot_learning_curve
 from daml.warm_start import check_init_options, warm_start

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from daml.data import write_bytes_atomic
+from daml.errors import DataError
+from daml.output_path import write_bytes_atomic
 
 
 class TrainWindow:
@@ -46,10 +47,26 @@ class MetricsLog:
         write_bytes_atomic(path, text.encode())
 
     def records(self) -> list[dict]:
+        """The records written so far. A last line cut short (the run was killed mid-write) is
+        dropped, as the resume redoes its step; a damaged line before it is a DataError."""
         if not self.path.is_file():
             return []
-        lines = self.path.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        lines = [line for line in self.path.read_text(errors="replace").splitlines() if line]
+        records = []
+        for number, line in enumerate(lines, 1):
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+                    raise ValueError("not a record with a step")
+            except ValueError:
+                if number == len(lines):
+                    break
+                raise DataError(
+                    f"{self.path} line {number} is not a metrics record; the file is damaged "
+                    "(remove that line to resume)"
+                ) from None
+            records.append(record)
+        return records
 
     def append(self, step: int, split: str, values: dict[str, float]) -> dict[str, float]:
         with self.path.open("a") as handle:

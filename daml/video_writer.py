@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from daml.data import replace_with_temp
 from daml.errors import ConfigError, DataError
+from daml.output_path import replace_with_temp
 
 # FFmpeg inside OpenCV logs its decoder errors straight to stderr (e.g. "[mjpeg @ 0x...] overread
 # 8" on a truncated file), above the one-line error daml.video raises for the same problem. Quiet

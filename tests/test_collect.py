@@ -301,12 +301,21 @@ def test_dagger_refuses_what_it_cannot_drive(tmp_path, capsys, driver_checkpoint
     assert not (tmp_path / "x").exists()
 
 
+def test_dagger_refuses_a_driver_of_the_other_task(tmp_path, capsys, untrained_checkpoint):
+    driver = untrained_checkpoint(tmp_path / "pp.pt", task="pick_place", conv_strides=(2, 1))
+    argv = ["collect", "--task", "push", "--variations", "1", "--image-px", "32"]
+    assert main([*argv, "--out", str(tmp_path / "x"), "--dagger", str(driver)]) == 2
+    err = capsys.readouterr().err
+    assert "was meta-trained on pick_place, not push; pass a push checkpoint as --dagger" in err
+    assert err.count("\n") == 1 and not (tmp_path / "x").exists()
+
+
 def test_dagger_refuses_a_driver_that_changed_after_the_manifest_named_it(driver_checkpoint):
     import sim
     from daml.dagger import _WORKER_LEARNERS, DaggerSource, learner_rollout
     from daml.errors import DataError
 
-    named = DaggerSource.open(driver_checkpoint)
+    named = DaggerSource.open(driver_checkpoint, "push")
     stale = DaggerSource(named.checkpoint, "0" * 64, named.image_px, named.episode_steps)
     _WORKER_LEARNERS.pop(stale.checkpoint, None)
     variation = sim.sample_variation("push", "train", np.random.default_rng(0))

@@ -1,25 +1,43 @@
 """One module per `daml` subcommand: `add_arguments(parser)` and `run(args) -> int`.
 
 This package module holds only what several subcommands share: argument groups and the check
-of mode-specific options. It must stay light (argparse and daml.errors only) because
+of mode-specific options. It must stay light (argparse, daml.config and daml.errors only) because
 `daml --help` imports every subcommand module.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 
+from daml.config import MAX_SEED
 from daml.errors import ConfigError
+
+MAX_THREADS_PER_CORE = 4
 
 
 def seed(text: str) -> int:
-    """argparse type of every --seed: a whole number >= 0 (numpy's seeding refuses negatives)."""
+    """argparse type of every --seed: a whole number in [0, MAX_SEED] (numpy's seeding refuses
+    negatives, torch's numbers past 64 bits)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be in [0, {MAX_SEED}], got {value}")
+    return value
+
+
+def threads(text: str) -> int:
+    """argparse type of every --threads: 1 to MAX_THREADS_PER_CORE per CPU core (more only
+    thrashes, and far more makes OpenBLAS fail to start its threads)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    most = MAX_THREADS_PER_CORE * (os.cpu_count() or 1)
+    if not 1 <= value <= most:
+        raise argparse.ArgumentTypeError(f"must be in [1, {most}] on this machine, got {value}")
     return value
 
 
@@ -31,7 +49,7 @@ def add_policy_device_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
     parser.add_argument(
         "--threads",
-        type=int,
+        type=threads,
         default=1,
         help="torch CPU threads (default 1: the small policy gains nothing from more, and "
         "extra threads spin on a busy CPU)",

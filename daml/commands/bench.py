@@ -23,11 +23,11 @@ from __future__ import annotations
 import argparse
 import functools
 import time
-from pathlib import Path
 
 import numpy as np
 
 from daml.commands import seed
+from daml.commands.eval import MAX_VARIATIONS
 from daml.errors import ConfigError, DataError
 
 DEFAULT_VARIATIONS, DEFAULT_TRIALS = 10, 2
@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from daml.baselines import benchmark_methods
     from daml.bench import plan_units, run_units, trial_seeds
     from daml.bench_report import summarise, write_report
+    from daml.output_path import check_output_folder
 
     torch.set_num_threads(1)
     variations, trials = episode_counts(args.variations, args.trials, args.episodes)
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.task != "all" and args.task not in sim.TASKS:
         raise ConfigError(f"--task must be one of {(*sim.TASKS, 'all')}, got {args.task!r}")
     tasks = list(sim.TASKS) if args.task == "all" else [args.task]
-    out = Path(args.out)
+    out = check_output_folder(args.out)  # before the rollouts, not after them
     methods_by_task, units, factories, sources, planned, fps = {}, [], {}, {}, {}, 10.0
     for task in tasks:
         methods = benchmark_methods(task, *_checkpoints(args, task))
@@ -110,8 +111,11 @@ def episode_counts(variations: int | None, trials: int | None, episodes: int | N
         if episodes < 1 or trials < 1 or episodes % trials:
             raise ConfigError(f"--episodes {episodes} must be a positive multiple of --trials")
         variations = episodes // trials
-    if variations < 1 or trials < 1:
-        raise ConfigError(f"--variations and --trials must be >= 1, got {variations}, {trials}")
+    if not (1 <= variations <= MAX_VARIATIONS and 1 <= trials <= MAX_VARIATIONS):
+        raise ConfigError(
+            f"--variations and --trials must be in [1, {MAX_VARIATIONS}], got {variations}, "
+            f"{trials}"
+        )
     return variations, trials
 
 

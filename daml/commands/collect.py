@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
 
     with sim.make_env(args.task, sim.EnvConfig(image_px=args.image_px)) as env:
         episode_steps, control_hz = env.episode_steps, env.config.control_hz
-    dagger = DaggerSource.open(args.dagger) if args.dagger else None
+    dagger = DaggerSource.open(args.dagger, args.task) if args.dagger else None
     if dagger is not None:
         dagger.check_fits(args.image_px, episode_steps)
     out = Path(args.out)  # (created only once every argument has passed)

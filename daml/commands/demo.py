@@ -64,7 +64,7 @@ def fixed_test_case(sim, task: str, env_config):
 
 def make_sample(sim, task: str, image_px: int, out: str | None) -> int:
     """Render <out>/<task>_human_demo.mp4 and its .json sidecar (the variation it shows)."""
-    from daml.data import write_bytes_atomic
+    from daml.output_path import write_bytes_atomic
     from daml.shipped import PRETRAINED_DIR, sample_human_video, sample_sidecar
     from daml.video import write_video
 
@@ -93,12 +93,17 @@ def run_demo(sim, args: argparse.Namespace, checkpoint: Path, video: Path) -> in
     from daml.checkpoint import check_task, load_checkpoint
     from daml.evaluate import rollout
     from daml.montage import side_by_side
+    from daml.output_path import check_output_file
     from daml.video import read_video, write_video
 
     started = time.perf_counter()
     torch.set_num_threads(1)
     loaded = load_checkpoint(checkpoint, kind="meta")
     check_task(loaded, args.task, str(checkpoint))
+    out = Path(args.out or "runs/demo")  # both videos' paths checked before the rollout
+    rollout_path, both_path = (
+        check_output_file(out / f"{args.task}_{name}.mp4") for name in ("rollout", "side_by_side")
+    )
     learner, config = load_learner(loaded)
     env_config = sim.EnvConfig(
         image_px=config.model.image_px, episode_steps=config.model.episode_steps
@@ -107,13 +112,9 @@ def run_demo(sim, args: argparse.Namespace, checkpoint: Path, video: Path) -> in
     policy = adapt_from_video(learner, video)
     with sim.make_env(args.task, env_config) as env:
         success, steps, frames, _ = rollout(env, policy, variation, reset_seed)
-    out = Path(args.out or "runs/demo")
-    rollout_path = write_video(
-        out / f"{args.task}_rollout.mp4", np.stack(frames), env_config.control_hz
-    )
-    human = read_video(video).frames
-    montage = side_by_side(human, np.stack(frames))
-    both = write_video(out / f"{args.task}_side_by_side.mp4", montage, env_config.control_hz)
+    rollout_path = write_video(rollout_path, np.stack(frames), env_config.control_hz)
+    montage = side_by_side(read_video(video).frames, np.stack(frames))
+    both = write_video(both_path, montage, env_config.control_hz)
     print(
         f"{args.task}: {'SUCCESS' if success else 'failure'} after {steps} steps "
         f"(adapted on {video} in {policy.info['adapt_ms']:.0f} ms; variation: {origin}; "

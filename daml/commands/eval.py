@@ -25,6 +25,7 @@ from daml.commands import add_policy_device_arguments, apply_mode_options, seed
 from daml.errors import ConfigError, DataError
 
 MAX_DEMO_ATTEMPTS = 10  # human demos that fail are re-sampled, as `daml collect` does
+MAX_VARIATIONS = 1_000_000  # per run: ~2 CPU-weeks of rollouts; more is a typo
 # Options that only one case source reads (and their defaults); the other's are refused.
 SOURCE_OPTIONS = {"--task": {"split": "test", "variations": 20}, "--data": {"limit": None}}
 
@@ -38,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variations", type=int, help="variations with --task (default 20)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N episodes of --data")
     parser.add_argument("--seed", type=seed, default=0, help="seeds sampling and env resets")
-    parser.add_argument("--out", help="JSON report (default: <checkpoint dir>/eval_<name>.json)")
+    parser.add_argument("--out", help="JSON report (default: <checkpoint dir>/eval_<name>.json; "
+                        "for a shipped model runs/eval_<model>_<name>.json)")  # fmt: skip
     parser.add_argument("--videos", help="write each rollout as an mp4 into this dir")
     add_policy_device_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -48,12 +50,13 @@ def run(args: argparse.Namespace) -> int:
     import sim
     from daml.adapt import adapt_from_frames, load_learner
     from daml.checkpoint import check_task, checkpoint_task, load_checkpoint
-    from daml.data import write_bytes_atomic
     from daml.evaluate import evaluate
-    from daml.output_path import check_output_file, check_output_folder
+    from daml.output_path import check_output_file, check_output_folder, write_bytes_atomic
     from daml.train import resolve_device, set_threads
 
     apply_mode_options(args, "--data" if args.data is not None else "--task", SOURCE_OPTIONS)
+    if args.task is not None:
+        sim.check_task(args.task)
     set_threads(args.threads)
     device = resolve_device(args.device)
     loaded = load_checkpoint(args.checkpoint, kind="meta", map_location=device)
@@ -68,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
     trained_on = checkpoint_task(loaded)
     data_fix = f"pass a {trained_on} dataset as --data or a {cases.task} checkpoint"
     check_task(loaded, cases.task, args.checkpoint, data_fix if args.data else "")
-    default_out = Path(args.checkpoint).parent / f"eval_{Path(cases.name).name}.json"
-    out = check_output_file(args.out or default_out)  # before the rollouts, not after them
+    out = check_output_file(args.out or default_out(args.checkpoint, cases.name))  # before rollouts
     if args.videos:
         check_output_folder(args.videos)
     report = evaluate(
@@ -92,6 +94,17 @@ def run(args: argparse.Namespace) -> int:
         f"(95% CI {result['ci95_low']:.1%}-{result['ci95_high']:.1%}) -> {out}"
     )
     return 0
+
+
+def default_out(checkpoint: str, source: str) -> Path:
+    """<checkpoint dir>/eval_<source>.json; runs/eval_<model>_<source>.json for a shipped model
+    (never into the installed package)."""
+    from daml.shipped import PRETRAINED_DIR
+
+    model, name = Path(checkpoint), Path(source).name
+    if model.resolve().parent == PRETRAINED_DIR:
+        return Path("runs") / f"eval_{model.stem}_{name}.json"
+    return model.parent / f"eval_{name}.json"
 
 
 class DatasetCases:
@@ -137,8 +150,8 @@ class SimCases:
     """
 
     def __init__(self, task: str, split: str, count: int, seed: int, env_config, look=None) -> None:
-        if count < 1:
-            raise ConfigError(f"--variations must be >= 1, got {count}")
+        if not 1 <= count <= MAX_VARIATIONS:
+            raise ConfigError(f"--variations must be in [1, {MAX_VARIATIONS}], got {count}")
         self.task, self.split, self.count, self.seed = task, split, count, seed
         self.env_config, self.name, self.look = env_config, f"{task}_{split}", look
 

@@ -19,7 +19,7 @@ import argparse
 from pathlib import Path
 
 from daml.commands import apply_mode_options, seed
-from daml.errors import ConfigError
+from daml.errors import ConfigError, DataError
 
 # Each source's own options and their defaults; given with another source, they are refused.
 SOURCE_OPTIONS = {
@@ -54,6 +54,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from daml.record import sidecar_path
+
+    if args.camera is not None and args.camera < 0:
+        raise ConfigError(f"--camera must be a camera index >= 0, got {args.camera}")
+    sidecar = sidecar_path(args.out)  # (its folder is the video's, which the writer checks)
+    if sidecar.is_dir():
+        raise DataError(
+            f"{sidecar} is a folder; the video's sidecar goes there: pick another --out"
+        )
     if args.camera is not None:
         chosen, record = "--camera", _record_camera
     elif args.from_file is not None:

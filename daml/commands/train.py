@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 
-from daml.commands import seed
+from daml.commands import seed, threads
 from daml.config import RunConfig
 from daml.errors import ConfigError
 
@@ -56,7 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
     parser.add_argument(
-        "--threads", type=int, help="torch CPU threads (on a busy shared CPU, 1 is often fastest)"
+        "--threads",
+        type=threads,
+        help="torch CPU threads (on a busy shared CPU, 1 is often fastest)",
     )
     parser.add_argument(
         "--preload",

@@ -32,12 +32,12 @@ def test_a_negative_seed_is_refused_before_anything_is_written(tmp_path, capsys,
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2
-    assert "argument --seed: must be >= 0, got -1" in capsys.readouterr().err
+    assert "argument --seed: must be in [0, 4294967295], got -1" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 
 def test_a_negative_seed_in_a_config_file_is_refused():
-    with pytest.raises(ConfigError, match="train.seed must be >= 0, got -3"):
+    with pytest.raises(ConfigError, match=r"train.seed must be in \[0, 4294967295\], got -3"):
         RunConfig.from_dict({"train": {"seed": -3}})
 
 

@@ -16,9 +16,9 @@ from daml.data import (
     episode_path,
     load_episode,
     save_episode,
-    write_bytes_atomic,
 )
 from daml.errors import ConfigError, DataError
+from daml.output_path import write_bytes_atomic
 
 T, PX = 5, 8
 

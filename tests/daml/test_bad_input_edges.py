@@ -1,0 +1,165 @@
+"""Bad input at the edges (fresh-user audit, session 54): what the file system refuses, numbers
+past any sensible range, output paths in the way, and files of the wrong kind. Each is one line
+on stderr and exit 2, before the work, with nothing written."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from daml.cli import main
+from daml.errors import DataError
+from daml.shipped import PRETRAINED_DIR, sample_human_video
+
+SHIPPED_PUSH = str(PRETRAINED_DIR / "push.pt")
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_a_name_the_file_system_refuses_is_one_line(tmp_path, capsys):
+    out = tmp_path / ("a" * 300 + ".pt")  # > NAME_MAX: only the OS knows
+    assert main(["export", "--checkpoint", SHIPPED_PUSH, "--out", str(out)]) == 2
+    assert "File name too long" in one_line_error(capsys)
+
+
+def test_a_temp_file_that_cannot_be_made_is_a_data_error(tmp_path, monkeypatch):
+    import tempfile
+
+    from daml.output_path import write_bytes_atomic
+
+    def refuse(**_):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(DataError, match="cannot write .*x.json: Permission denied"):
+        write_bytes_atomic(tmp_path / "x.json", b"{}")
+    assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "twin"])
+def test_a_launch_config_that_is_a_folder_or_not_text_is_one_line(tmp_path, capsys, command):
+    extra = ["--policy", "p.pt", "--max-steps", "1"] if command == "run" else []
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe")
+    assert main([command, "--config", str(tmp_path), *extra]) == 2
+    assert "is a folder; pass the .toml file" in one_line_error(capsys)
+    assert main([command, "--config", str(binary), *extra]) == 2
+    assert "cannot read launch config" in one_line_error(capsys)
+
+
+def test_metrics_cut_short_by_a_kill_resume_and_a_damaged_line_is_named(tmp_path):
+    from daml.train_log import MetricsLog
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1, "split": "train"}\n{"step": 2, "split": "train"}\n{"step": 3, "sp')
+    assert [r["step"] for r in MetricsLog(path, keep_until_step=2).records()] == [1, 2]
+    assert path.read_text().count("\n") == 2  # the torn line is gone from the file too
+    path.write_text('{"step": 1}\nnot json\n{"step": 3}\n')
+    with pytest.raises(DataError, match="metrics.jsonl line 2 is not a metrics record"):
+        MetricsLog(path, keep_until_step=3)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["eval", "--checkpoint", "x.pt", "--task", "push", "--seed", str(2**32)], "--seed"),
+        (
+            [
+                "adapt",
+                "--checkpoint",
+                "x.pt",
+                "--video",
+                "v.mp4",
+                "--out",
+                "a.pt",
+                "--threads",
+                "100000",
+            ],
+            "--threads",
+        ),  # fmt: skip
+    ],
+)
+def test_numbers_past_their_range_are_refused_by_the_parser(argv, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert f"argument {message}: must be in [" in capsys.readouterr().err
+
+
+def test_a_config_seed_past_32_bits_is_a_config_error():
+    from daml.config import TrainConfig
+    from daml.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"train.seed must be in \[0, 4294967295\]"):
+        TrainConfig(seed=2**70)
+
+
+def test_eval_refuses_an_unknown_task_and_an_absurd_count(tmp_path, capsys):
+    common = ["eval", "--checkpoint", SHIPPED_PUSH, "--out", str(tmp_path / "e.json")]
+    assert main([*common, "--task", "fly"]) == 2
+    assert "unknown task 'fly'" in one_line_error(capsys)
+    assert main([*common, "--task", "push", "--variations", str(2**70)]) == 2
+    assert "--variations must be in [1, 1000000]" in one_line_error(capsys)
+    assert not (tmp_path / "e.json").exists()
+
+
+def test_eval_of_a_shipped_model_writes_its_report_under_runs_not_into_the_package():
+    from pathlib import Path
+
+    from daml.commands.eval import default_out
+
+    assert default_out(SHIPPED_PUSH, "data/push_test") == Path("runs/eval_push_push_test.json")
+    assert default_out("runs/p/best.pt", "push_test") == Path("runs/p/eval_push_test.json")
+
+
+def test_bench_checks_out_before_the_rollouts(tmp_path, capsys):
+    in_the_way = tmp_path / "a_file"
+    in_the_way.write_text("mine")
+    argv = ["bench", "--task", "push", "--episodes", "1", "--no-progress"]
+    assert main([*argv, "--out", str(in_the_way)]) == 2
+    assert "is a file, not a folder" in one_line_error(capsys)
+    assert in_the_way.read_text() == "mine"
+
+
+def test_demo_checks_both_videos_before_the_rollout(tmp_path, capsys):
+    out = tmp_path / "demo"
+    (out / "push_side_by_side.mp4").mkdir(parents=True)
+    assert main(["demo", "--task", "push", "--out", str(out)]) == 2
+    assert "push_side_by_side.mp4 is a folder" in one_line_error(capsys)
+    assert sorted(p.name for p in out.iterdir()) == ["push_side_by_side.mp4"]
+
+
+def test_record_checks_its_sidecar_before_writing_the_video(tmp_path, capsys):
+    out = tmp_path / "clip.mp4"
+    (tmp_path / "clip.json").mkdir()
+    argv = ["record", "--from-file", str(sample_human_video("push")), "--out", str(out)]
+    assert main(argv) == 2
+    assert "clip.json is a folder" in one_line_error(capsys)
+    assert not out.exists()
+    assert main(["record", "--camera", "-1", "--out", str(out)]) == 2
+    assert "--camera must be a camera index >= 0" in one_line_error(capsys)
+
+
+def test_files_of_the_wrong_kind_say_so(tmp_path, capsys):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"task": "push"}))
+    adapt = ["adapt", "--checkpoint", SHIPPED_PUSH, "--out"]
+    assert main([*adapt, str(tmp_path / "a.pt"), "--episode", str(manifest)]) == 2
+    err = one_line_error(capsys)
+    assert "is not a daml episode" in err and "delete" not in err and "pickle" not in err
+    assert main(["export", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "e.pt")]) == 2
+    assert "is a folder; pass a file in it" in one_line_error(capsys)
+    folder_out = str(tmp_path / "new_dir") + "/"
+    frames = str(sample_human_video("push"))
+    assert (
+        main(["adapt", "--checkpoint", SHIPPED_PUSH, "--video", frames, "--out", folder_out]) == 2
+    )
+    assert "new_dir/ is a folder; give the path of the file to write" in one_line_error(capsys)
+    assert not (tmp_path / "new_dir").exists()
+    assert not np.any([p.suffix == ".tmp" for p in tmp_path.iterdir()])
