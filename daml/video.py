@@ -107,6 +107,8 @@ class VideoReader:
         self._images: list[Path] = []
         if not self.path.exists():
             raise DataError(f"{self.path}: no such file or folder")
+        if not os.access(self.path, os.R_OK):  # (OpenCV would only say it cannot decode it)
+            raise DataError(f"{self.path}: not readable (permission denied)")
         if self.path.is_dir():
             first = self._open_images()
         else:

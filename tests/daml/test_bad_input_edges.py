@@ -163,3 +163,13 @@ def test_files_of_the_wrong_kind_say_so(tmp_path, capsys):
     assert "new_dir/ is a folder; give the path of the file to write" in one_line_error(capsys)
     assert not (tmp_path / "new_dir").exists()
     assert not np.any([p.suffix == ".tmp" for p in tmp_path.iterdir()])
+
+
+def test_an_unreadable_video_is_named_as_unreadable_not_undecodable(monkeypatch):
+    import os
+
+    from daml.video import read_video
+
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # (root may read anything)
+    with pytest.raises(DataError, match="push_human_demo.mp4: not readable"):
+        read_video(sample_human_video("push"))
