@@ -21,6 +21,7 @@ from daml.config import RunConfig, TrainConfig
 from daml.data import DemoDataset, MetaBatch, MetaBatchLoader
 from daml.dataset_union import DatasetUnion, open_training_data
 from daml.errors import ConfigError, DataError
+from daml.graceful_stop import ctrl_c_stops_after_the_step
 from daml.meta import (
     FIRST_ORDER_WARNING,
     Learner,
@@ -149,13 +150,12 @@ def train(
 
     With `resume`, `config` must equal the run's saved config except for train.steps, the
     lr schedule (a constant-lr run can be annealed from where it is) and the log, validation
-    and checkpoint intervals (RESUME_MAY_CHANGE). Batches
-    (and their hue rotations) depend only on (seed, step) and nothing else draws random
-    numbers, so 2 + 2 resumed steps give the same params as 4 straight ones (with lr_schedule
-    "cosine", only if train.steps and the schedule fields are unchanged: the schedule spans
-    [train.lr_decay_start, train.steps]). Without
-    `resume`, train.init_checkpoint (if set) seeds the params instead of a random init, and
-    that starting point (grown or widened as train.init_* say) is saved as step_000000.pt.
+    and checkpoint intervals (RESUME_MAY_CHANGE). Batches (and their hue rotations) depend only
+    on (seed, step) and nothing else draws random numbers, so 2 + 2 resumed steps give the same
+    params as 4 straight ones (with lr_schedule "cosine", only if train.steps and the schedule
+    fields are unchanged), also after a Ctrl-C, which saves last.pt after the step in hand.
+    Without `resume`, train.init_checkpoint (if set) seeds the params instead of a random
+    init, and that start (grown or widened as train.init_* say) is saved as step_000000.pt.
     Several `data_dir`s train as one set (DatasetUnion: one task, one frame format).
     `preload` decodes every training episode into memory before the first step (daml/preload.py;
     the same batches, without a disk read per step: for GPU runs).
@@ -188,28 +188,32 @@ def train(
     batches = iter(loader)
     window = TrainWindow(config.train.meta_batch)
     bar = tqdm(total=config.train.steps, initial=run.step, desc="meta-train", disable=not progress)
-    try:
-        while run.step < config.train.steps:
-            batch = augment_batch(next(batches).to(torch_device), run.step, config.train)
-            window.add(_meta_step(run, batch))
-            run.step += 1
-            bar.update(1)
-            if _due(run, config.train.log_every):
-                record = metrics.append(run.step, "train", window.flush())
-                bar.set_postfix(loss=f"{record['total']:.4f}")
-            if val_batches and _due(run, config.train.val_every):
-                last_val = metrics.append(run.step, "val", _validate(run.learner, val_batches))
-                if last_val["post_bc"] < run.best_val:
-                    run.best_val = last_val["post_bc"]
-                    _save(run_dir / BEST_NAME, run)
-                plot_learning_curve(metrics.records(), run_dir / CURVE_NAME)
-            if run.step % config.train.checkpoint_every == 0:
-                _save(run_dir / f"step_{run.step:06d}.pt", run)
-            if _due(run, config.train.checkpoint_every):
-                _save(run_dir / LAST_NAME, run)
-    finally:
-        batches.close()
-        bar.close()
+    with ctrl_c_stops_after_the_step(f"saving {run_dir / LAST_NAME} and stopping") as stop:
+        try:
+            while run.step < config.train.steps:
+                batch = augment_batch(next(batches).to(torch_device), run.step, config.train)
+                window.add(_meta_step(run, batch))
+                run.step += 1
+                bar.update(1)
+                if _due(run, config.train.log_every):
+                    record = metrics.append(run.step, "train", window.flush())
+                    bar.set_postfix(loss=f"{record['total']:.4f}")
+                if val_batches and _due(run, config.train.val_every):
+                    last_val = metrics.append(run.step, "val", _validate(run.learner, val_batches))
+                    if last_val["post_bc"] < run.best_val:
+                        run.best_val = last_val["post_bc"]
+                        _save(run_dir / BEST_NAME, run)
+                    plot_learning_curve(metrics.records(), run_dir / CURVE_NAME)
+                if run.step % config.train.checkpoint_every == 0:
+                    _save(run_dir / f"step_{run.step:06d}.pt", run)
+                if _due(run, config.train.checkpoint_every) or stop.requested:
+                    _save(run_dir / LAST_NAME, run)
+                if stop.requested:  # (the CLI exits 130; --resume continues exactly from here)
+                    tqdm.write(f"stopped at step {run.step}; saved {run_dir / LAST_NAME}")
+                    raise KeyboardInterrupt
+        finally:
+            batches.close()
+            bar.close()
     plot_learning_curve(metrics.records(), run_dir / CURVE_NAME)
     best = run_dir / BEST_NAME
     return TrainResult(

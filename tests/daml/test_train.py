@@ -349,3 +349,33 @@ def test_checkpoints_record_the_data_task_and_a_run_keeps_to_it(
     err = capsys.readouterr().err
     assert "holds pick_place episodes; the training data is push" in err
     assert not (tmp_path / "mixed").exists()
+
+
+def test_ctrl_c_saves_the_step_in_hand_and_resume_continues_exactly(
+    train_args, tmp_path, synthetic_data_dirs, config_path, capsys, monkeypatch
+):
+    import signal
+
+    import daml.train
+
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    assert main(train_args(synthetic_data_dirs, straight, config_path, "--steps", "5")) == 0
+    meta_step = daml.train._meta_step
+
+    def ctrl_c_during_step_3(run, batch):
+        if run.step == 2:  # (0-based: the third step)
+            signal.raise_signal(signal.SIGINT)  # mid-step: the step still completes
+        return meta_step(run, batch)
+
+    monkeypatch.setattr(daml.train, "_meta_step", ctrl_c_during_step_3)
+    args = train_args(synthetic_data_dirs, stopped, config_path, "--steps", "5")
+    assert main(args) == 130
+    printed = capsys.readouterr()
+    assert "Ctrl-C: saving" in printed.err and "stopped at step 3" in printed.out
+    assert load_checkpoint(stopped / "last.pt").step == 3  # checkpoint_every 2 alone: step 2
+    monkeypatch.setattr(daml.train, "_meta_step", meta_step)
+    assert main([*args, "--resume"]) == 0
+    a, b = load_checkpoint(straight / "last.pt"), load_checkpoint(stopped / "last.pt")
+    assert a.step == b.step == 5
+    assert all(torch.equal(a.params[name], b.params[name]) for name in a.params)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler put back
