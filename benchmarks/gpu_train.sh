@@ -87,7 +87,7 @@ PYCFG
     [ "$INIT" != none ] && ARGS="$ARGS --init $INIT"
   fi
   [ -n "${DRY:-}" ] && [ -n "$RESUME" ] && ARGS="$ARGS --steps 16"
-  # a long run is stopped here (SIGTERM); its last checkpoint (written atomically) continues
+  # a long run is stopped here (SIGTERM): it saves last.pt after the step in hand, which --resume continues
   timeout $((DEADLINE - $(date +%s) - 40)) $PY -m daml train --data $DATA \
     --val-data data/${TASK}_val --out "$RUN" $ARGS --device $DEV --preload --no-progress \
     > "$OUT/train_$NAME.log" 2>&1 &

@@ -1,9 +1,10 @@
-"""Ctrl-C during a long loop: finish the step in hand, let the loop save, then stop.
+"""Ctrl-C or SIGTERM during a long loop: finish the step in hand, let the loop save, then stop.
 
-The first SIGINT only sets `StopRequest.requested` (and says so on stderr); the loop checks it
-after each step, where its state is whole (a KeyboardInterrupt raised inside an in-place
-optimizer update could leave the weights half-stepped). A second Ctrl-C stops at once. Where
-SIGINT is ignored (a background job) or outside the main thread, nothing changes.
+The first SIGINT (Ctrl-C) or SIGTERM (`kill`, `timeout`, a batch scheduler's notice) only sets
+`StopRequest.requested` (and says so on stderr); the loop checks it after each step, where its
+state is whole (an exception raised inside an in-place optimizer update could leave the weights
+half-stepped). A second signal stops at once. A signal that is ignored (SIGINT in a background
+job) stays ignored; outside the main thread nothing changes.
 Must not import torch, sim or cv2.
 """
 
@@ -16,35 +17,40 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 @dataclass
 class StopRequest:
-    """Whether Ctrl-C was pressed while `ctrl_c_stops_after_the_step` was active."""
+    """Whether a stop signal came while `stop_after_the_step` was active (and which one)."""
 
     requested: bool = False
+    signal_name: str = ""
 
 
 @contextmanager
-def ctrl_c_stops_after_the_step(what: str) -> Iterator[StopRequest]:
-    """Within the block, the first Ctrl-C sets the yielded request instead of raising; `what`
-    names what the loop will do then (e.g. "saving last.pt")."""
+def stop_after_the_step(what: str) -> Iterator[StopRequest]:
+    """Within the block, the first SIGINT / SIGTERM sets the yielded request instead of stopping
+    the process; `what` names what the loop will do then (e.g. "saving last.pt")."""
     request = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield request
         return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is signal.SIG_IGN:
-        yield request
-        return
 
-    def on_ctrl_c(signum, frame) -> None:
+    def on_signal(signum, frame) -> None:
         if request.requested:
             raise KeyboardInterrupt
-        request.requested = True
-        sys.stderr.write(f"\nCtrl-C: {what} after this step (Ctrl-C again to stop at once)\n")
+        request.requested, request.signal_name = True, signal.Signals(signum).name
+        sys.stderr.write(
+            f"\n{request.signal_name}: {what} after this step (send it again to stop at once)\n"
+        )
 
-    signal.signal(signal.SIGINT, on_ctrl_c)
+    previous = {number: signal.getsignal(number) for number in SIGNALS}
+    for number, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(number, on_signal)
     try:
         yield request
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)

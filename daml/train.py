@@ -21,7 +21,7 @@ from daml.config import RunConfig, TrainConfig
 from daml.data import DemoDataset, MetaBatch, MetaBatchLoader
 from daml.dataset_union import DatasetUnion, open_training_data
 from daml.errors import ConfigError, DataError
-from daml.graceful_stop import ctrl_c_stops_after_the_step
+from daml.graceful_stop import stop_after_the_step
 from daml.meta import (
     FIRST_ORDER_WARNING,
     Learner,
@@ -153,7 +153,7 @@ def train(
     and checkpoint intervals (RESUME_MAY_CHANGE). Batches (and their hue rotations) depend only
     on (seed, step) and nothing else draws random numbers, so 2 + 2 resumed steps give the same
     params as 4 straight ones (with lr_schedule "cosine", only if train.steps and the schedule
-    fields are unchanged), also after a Ctrl-C, which saves last.pt after the step in hand.
+    fields are unchanged), also after a Ctrl-C or SIGTERM (last.pt is saved after the step).
     Without `resume`, train.init_checkpoint (if set) seeds the params instead of a random
     init, and that start (grown or widened as train.init_* say) is saved as step_000000.pt.
     Several `data_dir`s train as one set (DatasetUnion: one task, one frame format).
@@ -188,7 +188,7 @@ def train(
     batches = iter(loader)
     window = TrainWindow(config.train.meta_batch)
     bar = tqdm(total=config.train.steps, initial=run.step, desc="meta-train", disable=not progress)
-    with ctrl_c_stops_after_the_step(f"saving {run_dir / LAST_NAME} and stopping") as stop:
+    with stop_after_the_step(f"saving {run_dir / LAST_NAME} and stopping") as stop:
         try:
             while run.step < config.train.steps:
                 batch = augment_batch(next(batches).to(torch_device), run.step, config.train)
@@ -209,7 +209,7 @@ def train(
                 if _due(run, config.train.checkpoint_every) or stop.requested:
                     _save(run_dir / LAST_NAME, run)
                 if stop.requested:  # (the CLI exits 130; --resume continues exactly from here)
-                    tqdm.write(f"stopped at step {run.step}; saved {run_dir / LAST_NAME}")
+                    tqdm.write(f"{stop.signal_name}: stopped at step {run.step}; saved {LAST_NAME}")
                     raise KeyboardInterrupt
         finally:
             batches.close()

@@ -371,11 +371,34 @@ def test_ctrl_c_saves_the_step_in_hand_and_resume_continues_exactly(
     args = train_args(synthetic_data_dirs, stopped, config_path, "--steps", "5")
     assert main(args) == 130
     printed = capsys.readouterr()
-    assert "Ctrl-C: saving" in printed.err and "stopped at step 3" in printed.out
+    assert "SIGINT: saving" in printed.err and "stopped at step 3" in printed.out
     assert load_checkpoint(stopped / "last.pt").step == 3  # checkpoint_every 2 alone: step 2
     monkeypatch.setattr(daml.train, "_meta_step", meta_step)
     assert main([*args, "--resume"]) == 0
     a, b = load_checkpoint(straight / "last.pt"), load_checkpoint(stopped / "last.pt")
     assert a.step == b.step == 5
     assert all(torch.equal(a.params[name], b.params[name]) for name in a.params)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler put back
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers put back
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_sigterm_stops_a_run_after_its_step_too(
+    train_args, tmp_path, synthetic_data_dirs, config_path, capsys, monkeypatch
+):
+    import signal
+
+    import daml.train
+
+    meta_step = daml.train._meta_step
+
+    def terminated_during_step_2(run, batch):
+        if run.step == 1:
+            signal.raise_signal(signal.SIGTERM)
+        return meta_step(run, batch)
+
+    monkeypatch.setattr(daml.train, "_meta_step", terminated_during_step_2)
+    out = tmp_path / "run"
+    assert main(train_args(synthetic_data_dirs, out, config_path, "--steps", "5")) == 130
+    assert "SIGTERM: stopped at step 2" in capsys.readouterr().out
+    assert load_checkpoint(out / "last.pt").step == 2
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
