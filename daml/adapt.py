@@ -138,7 +138,7 @@ def load_learner(
 
 
 def adapt_from_frames(
-    checkpoint: str | Path | Learner,
+    checkpoint: str | Path | Checkpoint | Learner,
     frames: np.ndarray,
     device: str | torch.device = "cpu",
     source: str = "frames",
@@ -146,8 +146,8 @@ def adapt_from_frames(
     """Adapt a meta-trained learner on one human demo.
 
     Args:
-        checkpoint: path of a meta checkpoint (runs/NAME/best.pt) or a Learner (used on the
-            device its params are on).
+        checkpoint: path of a meta checkpoint (runs/NAME/best.pt), a loaded meta Checkpoint,
+            or a Learner (used on the device its params are on).
         frames: uint8 (N, H, W, 3) RGB human demo, N >= 2; resampled to the model's T frames
             and centre-cropped/resized to its image size.
         device: where adaptation and the adapted policy run (ignored for a Learner).
@@ -157,7 +157,9 @@ def adapt_from_frames(
 
 
 def adapt_from_video(
-    checkpoint: str | Path | Learner, video_path: str | Path, device: str | torch.device = "cpu"
+    checkpoint: str | Path | Checkpoint | Learner,
+    video_path: str | Path,
+    device: str | torch.device = "cpu",
 ) -> AdaptedPolicy:
     """Adapt on a video file (or image folder) decoded by daml.video.load_demo_frames."""
     from daml.video import load_demo_frames
@@ -182,7 +184,7 @@ def _learner_and_info(
 
 
 def adapt_from_robot_demo(
-    checkpoint: str | Path | Learner,
+    checkpoint: str | Path | Checkpoint | Learner,
     frames: np.ndarray,
     states: np.ndarray,
     actions: np.ndarray,

@@ -241,15 +241,18 @@ def load_launch_config(path: str | Path) -> LaunchConfig:
     """
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))  # TOML is UTF-8
     except FileNotFoundError:
         raise ConfigError(
             f"launch config {str(path)!r} not found; pass --config launch/panda_sim.toml"
         ) from None
     except IsADirectoryError:
         raise ConfigError(f"launch config {str(path)!r} is a folder; pass the .toml file") from None
-    except (OSError, UnicodeDecodeError) as error:  # unreadable, or not text
-        reason = getattr(error, "strerror", None) or f"not UTF-8 text ({error.reason})"
+    except OSError as error:
+        reason = error.strerror or error
+        raise ConfigError(f"cannot read launch config {str(path)!r}: {reason}") from None
+    except UnicodeDecodeError as error:
+        reason = f"not UTF-8 text ({error.reason})"
         raise ConfigError(f"cannot read launch config {str(path)!r}: {reason}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"launch config {str(path)!r} is not valid TOML: {error}") from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from daml.errors import DamlError
@@ -61,9 +62,15 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"daml {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"daml {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as error:  # Ctrl-C, or daml.graceful_stop.Stopped (SIGINT / SIGTERM)
+        signum = getattr(error, "signum", signal.SIGINT)
+        how = (
+            "interrupted"
+            if signum == signal.SIGINT
+            else f"stopped by {signal.Signals(signum).name}"
+        )
+        print(f"daml {args.command}: {how}", file=sys.stderr)
+        return 128 + signum
 
 
 def _is_user_error(error: Exception) -> bool:
@@ -79,8 +86,8 @@ def _one_line(error: Exception) -> str:
     named it (a name too long, a full disk, a permission taken away mid-run), what the system
     said and of which file."""
     if isinstance(error, OSError) and not _is_user_error(error) and error.strerror:
-        where = f": {error.filename}" if error.filename is not None else ""
-        return f"{error.strerror}{where}"
+        files = [str(name) for name in (error.filename, error.filename2) if name is not None]
+        return f"{error.strerror}: {' -> '.join(files)}" if files else error.strerror
     return str(error)
 
 

@@ -17,7 +17,7 @@ from daml.errors import ConfigError
 INNER_SOURCES = ("human_video", "robot_demo")  # what the inner step adapts on (MetaConfig)
 AUX_TARGETS = ("final", "grasp")  # what the aux head predicts (MetaConfig.aux_target)
 HUMAN_VIDEO_COLORS = ("rgb", "gray")  # how the inner step sees the human video (MetaConfig)
-MAX_SEED = 2**32 - 1  # every seed is a 32-bit number (torch and numpy both take it)
+MAX_SEED = 2**32 - 1  # seeds are 32-bit numbers: torch's, numpy's and the sim's seeding take them
 
 
 def _require(ok: bool, message: str) -> None:

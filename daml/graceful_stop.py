@@ -1,31 +1,56 @@
-"""Ctrl-C or SIGTERM during a long loop: finish the step in hand, let the loop save, then stop.
+"""SIGINT (Ctrl-C) and SIGTERM (`kill`, `timeout`, a batch scheduler's notice) in a long loop.
 
-The first SIGINT (Ctrl-C) or SIGTERM (`kill`, `timeout`, a batch scheduler's notice) only sets
-`StopRequest.requested` (and says so on stderr); the loop checks it after each step, where its
-state is whole (an exception raised inside an in-place optimizer update could leave the weights
-half-stepped). A second signal stops at once. A signal that is ignored (SIGINT in a background
-job) stays ignored; outside the main thread nothing changes.
+`on_stop_signals(callback)` routes both signals to a callback for the length of a block; a
+signal that is ignored (SIGINT in a background job) stays ignored, a handler set from C is left
+alone, and outside the main thread nothing changes. `stop_after_the_step` builds on it: the
+first signal only sets `StopRequest.signum`, the loop checks it after each step, where its state
+is whole (an exception raised inside an in-place optimizer update could leave the weights
+half-stepped), and a second signal raises `Stopped` at once.
 Must not import torch, sim or cv2.
 """
 
 from __future__ import annotations
 
+import os
 import signal
-import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+class Stopped(KeyboardInterrupt):
+    """A long command stopped by `signum`; the CLI exits with 128 + signum (130, 143)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def on_stop_signals(callback: Callable[[int], None]) -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM call `callback(signum)` instead of their handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.getsignal(number) for number in SIGNALS}
+    taken = [n for n, handler in previous.items() if handler not in (signal.SIG_IGN, None)]
+    for number in taken:
+        signal.signal(number, lambda signum, _frame: callback(signum))
+    try:
+        yield
+    finally:
+        for number in taken:
+            signal.signal(number, previous[number])
+
+
 @dataclass
 class StopRequest:
-    """Whether a stop signal came while `stop_after_the_step` was active (and which one)."""
+    """The signal that asked the loop to stop after its step (0: none yet)."""
 
-    requested: bool = False
-    signal_name: str = ""
+    signum: int = 0
 
 
 @contextmanager
@@ -33,24 +58,13 @@ def stop_after_the_step(what: str) -> Iterator[StopRequest]:
     """Within the block, the first SIGINT / SIGTERM sets the yielded request instead of stopping
     the process; `what` names what the loop will do then (e.g. "saving last.pt")."""
     request = StopRequest()
-    if threading.current_thread() is not threading.main_thread():
-        yield request
-        return
 
-    def on_signal(signum, frame) -> None:
-        if request.requested:
-            raise KeyboardInterrupt
-        request.requested, request.signal_name = True, signal.Signals(signum).name
-        sys.stderr.write(
-            f"\n{request.signal_name}: {what} after this step (send it again to stop at once)\n"
-        )
+    def on_signal(signum: int) -> None:
+        if request.signum:
+            raise Stopped(signum)
+        request.signum = signum
+        name = signal.Signals(signum).name  # os.write: print() may be mid-write on this stream
+        os.write(2, f"\n{name}: {what} after this step (send it again to stop at once)\n".encode())
 
-    previous = {number: signal.getsignal(number) for number in SIGNALS}
-    for number, handler in previous.items():
-        if handler is not signal.SIG_IGN:
-            signal.signal(number, on_signal)
-    try:
+    with on_stop_signals(on_signal):
         yield request
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)

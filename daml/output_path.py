@@ -25,7 +25,11 @@ def check_output_file(path: str | Path) -> Path:
 
     DataError if `path` is a folder, or if its folder cannot be made (see check_output_folder).
     """
-    if str(path).endswith(("/", os.sep)) or Path(path).is_dir():
+    try:
+        is_folder = str(path).endswith(("/", os.sep)) or Path(path).is_dir()
+    except OSError as error:  # e.g. a name too long for the file system
+        raise DataError(f"cannot write {path}: {error.strerror or error}") from None
+    if is_folder:
         raise DataError(f"{path} is a folder; give the path of the file to write")
     path = Path(path)
     make_folder(path.parent, what=f"cannot write {path}")
@@ -88,9 +92,13 @@ def replace_with_temp(temp: Path, path: Path) -> None:
     """Move the finished temp file `temp` onto `path` (os.replace, atomic on one filesystem).
 
     mkstemp creates owner-only files; `temp` first gets the mode a new file gets under the umask.
+    DataError naming `path` if the move fails.
     """
-    os.chmod(temp, 0o666 & ~_umask())
-    os.replace(temp, path)
+    try:
+        os.chmod(temp, 0o666 & ~_umask())
+        os.replace(temp, path)
+    except OSError as error:  # the caller removes `temp`; name the file that was not written
+        raise DataError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

@@ -21,7 +21,7 @@ from daml.config import RunConfig, TrainConfig
 from daml.data import DemoDataset, MetaBatch, MetaBatchLoader
 from daml.dataset_union import DatasetUnion, open_training_data
 from daml.errors import ConfigError, DataError
-from daml.graceful_stop import stop_after_the_step
+from daml.graceful_stop import Stopped, stop_after_the_step
 from daml.meta import (
     FIRST_ORDER_WARNING,
     Learner,
@@ -204,13 +204,7 @@ def train(
                         run.best_val = last_val["post_bc"]
                         _save(run_dir / BEST_NAME, run)
                     plot_learning_curve(metrics.records(), run_dir / CURVE_NAME)
-                if run.step % config.train.checkpoint_every == 0:
-                    _save(run_dir / f"step_{run.step:06d}.pt", run)
-                if _due(run, config.train.checkpoint_every) or stop.requested:
-                    _save(run_dir / LAST_NAME, run)
-                if stop.requested:  # (the CLI exits 130; --resume continues exactly from here)
-                    tqdm.write(f"{stop.signal_name}: stopped at step {run.step}; saved {LAST_NAME}")
-                    raise KeyboardInterrupt
+                _save_checkpoints(run, run_dir, stop.signum)
         finally:
             batches.close()
             bar.close()
@@ -390,6 +384,20 @@ def _validate(learner: Learner, batches: list[MetaBatch]) -> dict[str, float]:
             totals[key] += value * len(batch)
         count += len(batch)
     return {key: value / count for key, value in totals.items()}
+
+
+def _save_checkpoints(run: RunState, run_dir: Path, stop_signum: int) -> None:
+    """step_NNNNNN.pt and last.pt when due; after a stop signal (not at the last step), last.pt
+    and Stopped (the CLI exits 128 + signum; --resume continues exactly from here)."""
+    every = run.config.train.checkpoint_every
+    stopping = stop_signum != 0 and run.step < run.config.train.steps
+    if run.step % every == 0:
+        _save(run_dir / f"step_{run.step:06d}.pt", run)
+    if _due(run, every) or stopping:
+        _save(run_dir / LAST_NAME, run)
+    if stopping:
+        tqdm.write(f"stopped at step {run.step}; saved {run_dir / LAST_NAME}")
+        raise Stopped(stop_signum)
 
 
 def _save(path: Path, run: RunState) -> None:

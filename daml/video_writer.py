@@ -147,12 +147,10 @@ class AtomicVideoWriter:
                 f"{self.frames_written} frames); nothing saved"
             )
         try:
-            replace_with_temp(self._temp, self.path)
-        except OSError as error:
+            replace_with_temp(self._temp, self.path)  # (DataError naming the path if it fails)
+        except DataError:
             self._abort()
-            raise DataError(
-                f"{self.path}: cannot move the video into place: {error.strerror}"
-            ) from error
+            raise
 
     def _abort(self) -> None:
         if self._writer is not None:

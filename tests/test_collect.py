@@ -102,8 +102,9 @@ def test_corrupt_episode_stops_collect_without_losing_data(
     [
         (["--task", "fly"], "unknown task 'fly'"),
         (["--split", "nope"], "unknown split 'nope'"),
-        (["--variations", "0"], "--variations must be positive"),
-        (["--variations", "-3"], "--variations must be positive"),
+        (["--variations", "0"], "--variations must be in [1, 1000000], got 0"),
+        (["--variations", "-3"], "--variations must be in [1, 1000000], got -3"),
+        (["--variations", str(2**70)], "--variations must be in [1, 1000000]"),
         (["--workers", "0"], "--workers must be positive"),
         (["--action-noise", "-0.1"], "--action-noise must be in [0, 1]"),
         (["--action-noise", "nan"], "--action-noise must be in [0, 1]"),

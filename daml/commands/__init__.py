@@ -14,11 +14,21 @@ from daml.config import MAX_SEED
 from daml.errors import ConfigError
 
 MAX_THREADS_PER_CORE = 4
+MAX_VARIATIONS = 1_000_000  # per command (~2 CPU-weeks of rollouts): more is a typo
+
+
+def check_count(flag: str, value: int) -> int:
+    """`value` of --variations, --trials or --episodes if in [1, MAX_VARIATIONS]; else
+    ConfigError (one line from the CLI, before any work)."""
+    if not 1 <= value <= MAX_VARIATIONS:
+        raise ConfigError(f"{flag} must be in [1, {MAX_VARIATIONS}], got {value}")
+    return value
 
 
 def seed(text: str) -> int:
     """argparse type of every --seed: a whole number in [0, MAX_SEED] (numpy's seeding refuses
-    negatives, torch's numbers past 64 bits)."""
+    negatives and torch's Generator numbers past 64 bits; 32 bits are every seed the project's
+    runs have used, and fit every consumer with room to spare)."""
     try:
         value = int(text)
     except ValueError:

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         episode = load_episode(args.episode)
         policy = adapt_from_frames(args.checkpoint, episode.human_frames, device, args.episode)
-        _check_episode_task(args, policy.info.get("task"), episode.variation)  # before saving
+        _check_episode_task(args.checkpoint, policy.info.get("task"), args.episode, episode)
     policy.save(args.out)
     task = f"{policy.info['task']} model, " if "task" in policy.info else ""
     print(
@@ -52,13 +52,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_episode_task(args: argparse.Namespace, trained_on: str | None, record: dict) -> None:
-    """ConfigError if the episode (its variation record names its task) is of another task than
-    the checkpoint was meta-trained on."""
-    variation = record.get("variation")
+def _check_episode_task(checkpoint: str, trained_on: str | None, path: str, episode) -> None:
+    """ConfigError if the episode at `path` (its record names its variation's task) is of
+    another task than `checkpoint` was meta-trained on (before the policy is saved)."""
+    variation = episode.variation.get("variation")
     shown = variation.get("task") if isinstance(variation, dict) else None
     if trained_on is not None and isinstance(shown, str) and shown != trained_on:
         raise ConfigError(
-            f"{args.checkpoint} was meta-trained on {trained_on}, but episode {args.episode} "
-            f"is a {shown} demo; pass a {shown} checkpoint or a {trained_on} episode"
+            f"{checkpoint} was meta-trained on {trained_on}, but episode {path} is a {shown} "
+            f"demo; pass a {shown} checkpoint or a {trained_on} episode"
         )

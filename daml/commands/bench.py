@@ -26,8 +26,7 @@ import time
 
 import numpy as np
 
-from daml.commands import seed
-from daml.commands.eval import MAX_VARIATIONS
+from daml.commands import check_count, seed
 from daml.errors import ConfigError, DataError
 
 DEFAULT_VARIATIONS, DEFAULT_TRIALS = 10, 2
@@ -111,12 +110,7 @@ def episode_counts(variations: int | None, trials: int | None, episodes: int | N
         if episodes < 1 or trials < 1 or episodes % trials:
             raise ConfigError(f"--episodes {episodes} must be a positive multiple of --trials")
         variations = episodes // trials
-    if not (1 <= variations <= MAX_VARIATIONS and 1 <= trials <= MAX_VARIATIONS):
-        raise ConfigError(
-            f"--variations and --trials must be in [1, {MAX_VARIATIONS}], got {variations}, "
-            f"{trials}"
-        )
-    return variations, trials
+    return check_count("--variations", variations), check_count("--trials", trials)
 
 
 def _checkpoints(args: argparse.Namespace, task: str) -> tuple:

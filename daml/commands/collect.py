@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from daml.commands import seed
+from daml.commands import check_count, seed
 from daml.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -143,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
 
     sim.check_task(args.task)
     sim.check_split(args.split)
-    for name in ("variations", "workers", "image_px"):
+    check_count("--variations", args.variations)
+    for name in ("workers", "image_px"):
         if getattr(args, name) <= 0:
             raise ConfigError(
                 f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}"

@@ -21,11 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from daml.commands import add_policy_device_arguments, apply_mode_options, seed
+from daml.commands import add_policy_device_arguments, apply_mode_options, check_count, seed
 from daml.errors import ConfigError, DataError
 
 MAX_DEMO_ATTEMPTS = 10  # human demos that fail are re-sampled, as `daml collect` does
-MAX_VARIATIONS = 1_000_000  # per run: ~2 CPU-weeks of rollouts; more is a typo
 # Options that only one case source reads (and their defaults); the other's are refused.
 SOURCE_OPTIONS = {"--task": {"split": "test", "variations": 20}, "--data": {"limit": None}}
 
@@ -150,8 +149,7 @@ class SimCases:
     """
 
     def __init__(self, task: str, split: str, count: int, seed: int, env_config, look=None) -> None:
-        if not 1 <= count <= MAX_VARIATIONS:
-            raise ConfigError(f"--variations must be in [1, {MAX_VARIATIONS}], got {count}")
+        check_count("--variations", count)
         self.task, self.split, self.count, self.seed = task, split, count, seed
         self.env_config, self.name, self.look = env_config, f"{task}_{split}", look
 

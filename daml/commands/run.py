@@ -17,7 +17,6 @@ import argparse
 import logging
 import signal
 import sys
-from contextlib import contextmanager
 
 from daml.errors import ConfigError
 
@@ -37,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from daml.bridge import RosBridge
     from daml.bridge_config import load_launch_config
+    from daml.graceful_stop import on_stop_signals
     from daml.runner import ClosedLoopRunner
     from daml.safety import MotionLimits
 
@@ -55,7 +55,11 @@ def run(args: argparse.Namespace) -> int:
             runner = ClosedLoopRunner(
                 bridge, policy, MotionLimits.from_config(config), args.max_steps, on_status=show
             )
-            with _stop_on_signals(runner):
+
+            def stop(signum: int) -> None:  # the loop then halts the arm
+                runner.request_stop(f"received {signal.Signals(signum).name}")
+
+            with on_stop_signals(stop):
                 summary = runner.run()
     latency = summary.mean_image_latency_s
     print(
@@ -79,21 +83,6 @@ def _load_policy(path: str, image_px: int):
             f"set camera.image_px = {policy.image_px} in the launch config"
         )
     return policy
-
-
-@contextmanager
-def _stop_on_signals(runner):
-    """SIGINT/SIGTERM -> runner.request_stop (the loop then halts the arm); restored after."""
-
-    def handler(signum, _frame) -> None:
-        runner.request_stop(f"received {signal.Signals(signum).name}")
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _log_through(bar, verbose: bool) -> None:

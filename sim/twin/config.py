@@ -129,15 +129,18 @@ def load_twin_config(path: str | Path, **overrides: Any) -> TwinConfig:
     """
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))  # TOML is UTF-8
     except FileNotFoundError:
         raise SimError(
             f"launch config {str(path)!r} not found; pass --config launch/panda_sim.toml"
         ) from None
     except IsADirectoryError:
         raise SimError(f"launch config {str(path)!r} is a folder; pass the .toml file") from None
-    except (OSError, UnicodeDecodeError) as error:  # unreadable, or not text
-        reason = getattr(error, "strerror", None) or f"not UTF-8 text ({error.reason})"
+    except OSError as error:
+        reason = error.strerror or error
+        raise SimError(f"cannot read launch config {str(path)!r}: {reason}") from None
+    except UnicodeDecodeError as error:
+        reason = f"not UTF-8 text ({error.reason})"
         raise SimError(f"cannot read launch config {str(path)!r}: {reason}") from None
     except tomllib.TOMLDecodeError as error:
         raise SimError(f"launch config {str(path)!r} is not valid TOML: {error}") from None

@@ -173,3 +173,20 @@ def test_an_unreadable_video_is_named_as_unreadable_not_undecodable(monkeypatch)
     monkeypatch.setattr(os, "access", lambda path, mode: False)  # (root may read anything)
     with pytest.raises(DataError, match="push_human_demo.mp4: not readable"):
         read_video(sample_human_video("push"))
+
+
+def test_os_errors_of_an_output_path_are_data_errors_naming_the_target(tmp_path, monkeypatch):
+    import os
+
+    from daml.output_path import check_output_file, write_bytes_atomic
+
+    with pytest.raises(DataError, match="cannot write .*: File name too long"):
+        check_output_file(tmp_path / ("a" * 300 + ".json"))
+
+    def refuse(source, target):
+        raise PermissionError(13, "Permission denied", str(source), None, str(target))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(DataError, match=r"cannot write .*report.json: Permission denied"):
+        write_bytes_atomic(tmp_path / "report.json", b"{}")
+    assert list(tmp_path.iterdir()) == []  # the temp file is gone too
