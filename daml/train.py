@@ -32,6 +32,7 @@ from daml.meta import (
 )
 from daml.output_path import check_output_folder, make_folder, write_bytes_atomic
 from daml.preload import PreloadedEpisodes
+from daml.torch_setup import resolve_device
 from daml.train_log import MetricsLog, TrainWindow, plot_learning_curve
 from daml.warm_start import check_init_options, warm_start
 
@@ -63,26 +64,6 @@ class TrainResult:
     last_checkpoint: Path
     best_checkpoint: Path | None
     last_val: dict[str, float] | None
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda if available else cpu; 'cuda' without a GPU raises ConfigError."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name} requested but no CUDA device is available; use cpu")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise ConfigError(f"unknown device {name!r}; use auto, cpu or cuda")
-    return torch.device(name)
-
-
-def set_threads(threads: int | None) -> None:
-    """torch CPU threads for this process (None: leave torch's default)."""
-    if threads is None:
-        return
-    if threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {threads}")
-    torch.set_num_threads(threads)
 
 
 def load_run_config(run_dir: str | Path) -> RunConfig:

@@ -54,7 +54,7 @@ def threads(text: str) -> int:
 def add_policy_device_arguments(parser: argparse.ArgumentParser) -> None:
     """--device (default cpu) and --threads (default 1), for commands that run a small policy.
 
-    Read them with daml.train.set_threads(args.threads) and resolve_device(args.device).
+    Read them with daml.torch_setup.set_threads(args.threads) and resolve_device(args.device).
     """
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
     parser.add_argument(

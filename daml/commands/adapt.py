@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from daml.adapt import adapt_from_frames, adapt_from_video
     from daml.data import load_episode
     from daml.output_path import check_output_file
-    from daml.train import resolve_device, set_threads
+    from daml.torch_setup import resolve_device, set_threads
 
     set_threads(args.threads)
     device = resolve_device(args.device)

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from daml.checkpoint import check_task, checkpoint_task, load_checkpoint
     from daml.evaluate import evaluate
     from daml.output_path import check_output_file, check_output_folder, write_bytes_atomic
-    from daml.train import resolve_device, set_threads
+    from daml.torch_setup import resolve_device, set_threads
 
     apply_mode_options(args, "--data" if args.data is not None else "--task", SOURCE_OPTIONS)
     if args.task is not None:

@@ -72,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from daml.train import load_run_config, set_threads, train
+    from daml.torch_setup import set_threads
+    from daml.train import load_run_config, train
 
     set_threads(args.threads)
     if args.resume and args.init:
