@@ -212,6 +212,7 @@ def adapt_from_robot_demo(
     device = next(iter(learner.params.values())).device
     robot = prepare_frames(np.asarray(frames), config.model.image_px).to(device)
     demo = (torch.from_numpy(states).to(device), torch.from_numpy(actions).to(device))
+    _import_torch_func_dependencies()
     started = time.perf_counter()
     adapted = adapt(learner.model, learner.params, robot, meta_config, *demo)
     info = {**info, "adapt_ms": (time.perf_counter() - started) * 1e3}
@@ -234,6 +235,7 @@ def _adapt(
     device = next(iter(learner.params.values())).device
     steps, image_px = config.model.episode_steps, config.model.image_px
     human = prepare_frames(resample_frames(frames, steps), image_px).to(device)
+    _import_torch_func_dependencies()
     started = time.perf_counter()
     adapted = adapt(learner.model, learner.params, human, meta_config)
     info = {**info, "adapt_ms": (time.perf_counter() - started) * 1e3}
@@ -244,3 +246,10 @@ def load_adapted(path: str | Path, device: str | torch.device = "cpu") -> Adapte
     """An AdaptedPolicy saved by AdaptedPolicy.save / `daml adapt`."""
     loaded = load_checkpoint(path, kind="adapted", map_location=device)
     return AdaptedPolicy(loaded.config, loaded.params, loaded.info, torch.device(device))
+
+
+def _import_torch_func_dependencies() -> None:
+    """torch.func's grad imports torch._dynamo on its first call (measured: 1.3-1.9 s on the
+    2-core dev box, once per process); done here, so that info["adapt_ms"] times the inner step
+    itself (~30 ms) and not a one-time import."""
+    import torch._dynamo  # noqa: F401
