@@ -25,6 +25,7 @@ from daml.checkpoint import (
 from daml.config import RunConfig, TrainConfig
 from daml.errors import ConfigError, DataError
 from daml.meta import Learner, Params, adapt, build_model, normalise_states, policy_pass
+from daml.torch_setup import resolve_device
 
 
 @dataclass
@@ -129,6 +130,7 @@ def load_learner(
     Checkpoint, or a Learner (as is)."""
     if isinstance(checkpoint, Learner):
         return checkpoint, RunConfig(checkpoint.model_config, checkpoint.meta_config, TrainConfig())
+    device = resolve_device(device) if isinstance(device, str) else device
     if isinstance(checkpoint, Checkpoint):
         check_kind(checkpoint.kind, "meta", "the loaded checkpoint")
         loaded = checkpoint
@@ -208,6 +210,8 @@ def adapt_from_robot_demo(
             f"a robot demo for this model needs {steps} frames, states (T, 4) and actions (T, 4); "
             f"got {len(frames)} frames, states {states.shape}, actions {actions.shape}"
         )
+    if not (np.isfinite(states).all() and np.isfinite(actions).all()):
+        raise DataError("a robot demo's states and actions must be finite; got NaN or inf")
     meta_config = replace(learner.meta_config, inner_source="robot_demo")
     device = next(iter(learner.params.values())).device
     robot = prepare_frames(np.asarray(frames), config.model.image_px).to(device)
@@ -243,9 +247,10 @@ def _adapt(
 
 
 def load_adapted(path: str | Path, device: str | torch.device = "cpu") -> AdaptedPolicy:
-    """An AdaptedPolicy saved by AdaptedPolicy.save / `daml adapt`."""
+    """An AdaptedPolicy saved by AdaptedPolicy.save / `daml adapt` ("auto", "cpu", "cuda")."""
+    device = resolve_device(device) if isinstance(device, str) else device
     loaded = load_checkpoint(path, kind="adapted", map_location=device)
-    return AdaptedPolicy(loaded.config, loaded.params, loaded.info, torch.device(device))
+    return AdaptedPolicy(loaded.config, loaded.params, loaded.info, device)
 
 
 def _import_torch_func_dependencies() -> None:

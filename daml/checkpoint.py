@@ -25,6 +25,7 @@ from daml.config import RunConfig
 from daml.errors import ConfigError, DataError
 from daml.meta import THETA_PREFIXES, param_shapes
 from daml.output_path import write_bytes_atomic
+from daml.torch_setup import resolve_device
 
 FORMAT_NAME = "daml-checkpoint"
 FORMAT_VERSION = 1
@@ -119,9 +120,11 @@ def load_checkpoint(
     Args:
         path: file written by save_checkpoint.
         kind: if given, the file must be of this kind ("meta" or "adapted").
-        map_location: device the tensors are loaded onto.
+        map_location: device the tensors are loaded onto ("auto", "cpu", "cuda", or a
+            torch.device); ConfigError if it asks for a GPU this machine lacks.
     """
     path = Path(path)
+    map_location = resolve_device(map_location) if isinstance(map_location, str) else map_location
     if path.is_dir():
         raise DataError(f"checkpoint {path} is a folder; pass a file in it (e.g. best.pt)")
     if not path.is_file():
@@ -146,6 +149,9 @@ def load_checkpoint(
     if not isinstance(params, dict) or not all(isinstance(v, Tensor) for v in params.values()):
         raise DataError(f"checkpoint {path} has no parameter tensors; it is damaged")
     _check_param_shapes(path, payload["kind"], config, params)
+    broken = sorted(name for name, value in params.items() if not torch.isfinite(value).all())
+    if broken:
+        raise DataError(f"checkpoint {path} has NaN or infinite weights ({broken[0]}, ...)")
     return Checkpoint(
         kind=payload["kind"],
         config=config,
@@ -278,12 +284,20 @@ def _check_header(path: Path, payload: Any, kind: str | None) -> None:
         )
     if payload.get("kind") not in KINDS:
         raise DataError(f"checkpoint {path} has unknown kind {payload.get('kind')!r}")
+    fields = {"config": str, "step": int, "info": (dict, type(None))}
+    wrong = [name for name, kinds in fields.items() if not isinstance(payload.get(name), kinds)]
+    if wrong:
+        raise DataError(
+            f"checkpoint {path} has a damaged header ({', '.join(wrong)}); re-export it"
+        )
     if kind is not None:
         check_kind(payload["kind"], kind, str(path))
 
 
 def check_kind(found: str, kind: str, source: str) -> None:
     """DataError unless a checkpoint of kind `found`, read from `source`, is of `kind`."""
+    if kind not in KINDS:
+        raise ConfigError(f"checkpoint kind must be one of {KINDS}, got {kind!r}")
     if found != kind:
         what = {
             "meta": "a meta-trained checkpoint (runs/NAME/best.pt or last.pt)",

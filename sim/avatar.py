@@ -176,4 +176,5 @@ def human_demo(
             avatar.grip(trajectory.grippers[t] > 0, target)
         avatar.move(desired_position(env, trajectory, t, avatar.position()), env.substeps)
     success = env.is_success(held=avatar.carry is not None)
+    env.step_count = env.episode_steps  # the arm is parked under an avatar: reset before a step
     return {"frames": np.stack(frames), "avatar_masks": np.stack(masks), "success": bool(success)}

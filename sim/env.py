@@ -7,6 +7,7 @@ Talks to PyBullet only through sim.bullet. Must not import torch or daml.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,9 +46,14 @@ class EnvConfig:
     solver_iterations: int = 10
 
     def __post_init__(self) -> None:
+        for name in ("image_px", "control_hz", "physics_hz", "solver_iterations", "episode_steps"):
+            value = getattr(self, name)
+            whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            if not whole and not (name == "episode_steps" and value is None):
+                raise SimError(f"{name}={value!r} must be a whole number")
         if not 16 <= self.image_px <= 512:
             raise SimError(f"image_px={self.image_px} out of range; use 16..512")
-        if self.control_hz <= 0 or self.physics_hz % self.control_hz:
+        if self.control_hz <= 0 or self.physics_hz <= 0 or self.physics_hz % self.control_hz:
             raise SimError(
                 f"physics_hz={self.physics_hz} must be a positive multiple of "
                 f"control_hz={self.control_hz}"
@@ -76,6 +82,7 @@ class ManipulationEnv:
         self.scene: Scene | None = None
         self.variation: Variation | None = None
         self.step_count = 0
+        self.closed = False
 
     # ------------------------------------------------------------------ API
     def reset(
@@ -85,6 +92,9 @@ class ManipulationEnv:
 
         `seed` also draws the arm's start position (a few cm of jitter).
         """
+        self._check_open()
+        if seed is not None and not (isinstance(seed, numbers.Integral) and seed >= 0):
+            raise SimError(f"seed={seed!r} must be a whole number >= 0 (or None)")
         rng = np.random.default_rng(seed)
         if variation is None:
             variation = sample_variation(self.task, "train", rng)
@@ -98,6 +108,7 @@ class ManipulationEnv:
         self, action: np.ndarray
     ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         """Apply one action (4,); returns (obs, reward, terminated, truncated, info)."""
+        self._check_open()
         if self.scene is None or self.step_count >= self.episode_steps:
             raise SimError("episode is over or not started; call env.reset() first")
         action = np.asarray(action, dtype=np.float32)
@@ -124,6 +135,11 @@ class ManipulationEnv:
 
     def close(self) -> None:
         self.bullet.close()
+        self.closed = True
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise SimError("this env is closed; make a new one with sim.make_env")
 
     def __enter__(self) -> ManipulationEnv:
         return self

@@ -190,3 +190,46 @@ def test_os_errors_of_an_output_path_are_data_errors_naming_the_target(tmp_path,
     with pytest.raises(DataError, match=r"cannot write .*report.json: Permission denied"):
         write_bytes_atomic(tmp_path / "report.json", b"{}")
     assert list(tmp_path.iterdir()) == []  # the temp file is gone too
+
+
+def test_library_calls_with_bad_weights_devices_or_demos_raise_daml_errors(tmp_path):
+    """The Python API (audit, session 54): a GPU this machine lacks, a damaged header, NaN
+    weights and a NaN robot demo are DamlErrors naming the problem, not torch errors or a
+    policy that acts NaN."""
+    import io
+
+    import torch
+
+    from daml.adapt import adapt_from_robot_demo, load_adapted
+    from daml.checkpoint import load_checkpoint
+    from daml.errors import ConfigError
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA device is available"):
+            load_checkpoint(SHIPPED_PUSH, map_location="cuda")
+        with pytest.raises(ConfigError, match="no CUDA device is available"):
+            load_adapted(SHIPPED_PUSH, device="cuda")
+
+    def damaged(name: str, change) -> str:
+        payload = torch.load(SHIPPED_PUSH, weights_only=True)
+        change(payload)
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        (tmp_path / name).write_bytes(buffer.getvalue())
+        return str(tmp_path / name)
+
+    with pytest.raises(DataError, match=r"damaged header \(step\)"):
+        load_checkpoint(damaged("step.pt", lambda p: p.update(step="abc")))
+    with pytest.raises(DataError, match=r"damaged header \(config, info\)"):
+        load_checkpoint(damaged("header.pt", lambda p: p.update(config=None, info=[1, 2])))
+    first = next(iter(torch.load(SHIPPED_PUSH, weights_only=True)["params"]))
+    nan = damaged("nan.pt", lambda p: p["params"][first].fill_(float("nan")))
+    with pytest.raises(DataError, match=f"NaN or infinite weights \\({first}"):
+        load_checkpoint(nan)
+    with pytest.raises(ConfigError, match="checkpoint kind must be one of"):
+        load_checkpoint(SHIPPED_PUSH, kind="bogus")
+    frames, states = np.zeros((40, 64, 64, 3), np.uint8), np.zeros((40, 4), np.float32)
+    actions = np.full((40, 4), np.nan, np.float32)
+    mil = str(PRETRAINED_DIR / "push_mil.pt")
+    with pytest.raises(DataError, match="must be finite"):
+        adapt_from_robot_demo(mil, frames, states, actions)

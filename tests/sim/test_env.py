@@ -99,3 +99,25 @@ def test_bad_action_and_wrong_variation_raise(push_env) -> None:
         push_env.step(np.array([np.nan, 0, 0, 0]))
     with pytest.raises(sim.SimError, match="push"):
         push_env.reset(variation=_variation("pick_place"))
+
+
+def test_settings_and_misuse_are_sim_errors_not_broken_physics():
+    """(audit, session 54) A negative or fractional rate, a closed env, a step after a human
+    demo without a reset and a negative seed are SimErrors, not silent nonsense."""
+    from sim.errors import SimError
+
+    for bad in ({"physics_hz": -160}, {"physics_hz": 0}, {"control_hz": 2.5},
+                {"episode_steps": 2.5}, {"image_px": 64.5}):  # fmt: skip
+        with pytest.raises(SimError):
+            sim.EnvConfig(**bad)
+    assert sim.EnvConfig(control_hz=np.int64(10)).control_hz == 10  # numpy ints are whole
+    with sim.make_env("push", sim.EnvConfig(image_px=32)) as env:
+        variation = sim.sample_variation("push", "train", np.random.default_rng(0))
+        look = sim.sample_look("train", np.random.default_rng(0))
+        sim.human_demo(env, variation, look, seed=0)
+        with pytest.raises(SimError, match="call env.reset"):
+            env.step(np.zeros(4))
+        with pytest.raises(SimError, match="seed=-1 must be a whole number >= 0"):
+            env.reset(seed=-1)
+    with pytest.raises(SimError, match="this env is closed"):
+        env.reset(seed=0)
