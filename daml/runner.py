@@ -58,8 +58,9 @@ class LoopStatus:
             command = f"v=({vx:+.3f},{vy:+.3f},{vz:+.3f}) m/s grip={grip}"
         else:
             command = "-"
+        rate = "   - Hz" if self.halted is not None else f"{self.rate_hz:4.1f} Hz"
         return (
-            f"{self.rate_hz:4.1f} Hz | img latency {latency} | {command} | "
+            f"{rate} | img latency {latency} | {command} | "
             f"stale {self.watchdog_stops} nan {self.nan_stops}"
         )
 
@@ -76,6 +77,7 @@ class RunSummary:
     watchdog_stops: int
     nan_stops: int
     reconnects: int
+    final_stop_sent: bool = True  # False: the bridge was down, so the last zero never left
 
 
 class ClosedLoopRunner:
@@ -105,6 +107,7 @@ class ClosedLoopRunner:
         self.status = LoopStatus()
         self._stop = threading.Event()
         self._stop_reason = ""
+        self._final_stop_sent = False
         self._step_times: deque[float] = deque(maxlen=20)
         self._last_position: np.ndarray | None = None
 
@@ -133,6 +136,7 @@ class ClosedLoopRunner:
                     next_tick, delay = time.monotonic(), 0.0
                 self._stop.wait(delay)
         finally:
+            self._final_stop_sent = self.bridge.connected
             self.bridge.publish_stop(self._last_position)
         return self._summary(time.monotonic() - start_s)
 
@@ -197,4 +201,5 @@ class ClosedLoopRunner:
             watchdog_stops=status.watchdog_stops,
             nan_stops=status.nan_stops,
             reconnects=max(0, self.bridge.connections - 1),
+            final_stop_sent=self._final_stop_sent,
         )

@@ -44,12 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     twin = _spawn(twin_command, capture_stdout=True)
     try:
-        port = _wait_ready(twin, args.start_timeout_s, stop)
-        if port is None:
+        ready = _wait_ready(twin, args.start_timeout_s, stop)
+        if ready is None:
             print("bringup: the sim twin did not come up; see its messages above", file=sys.stderr)
             return 2
+        task, port = ready
         command = [sys.executable, "-m", "daml", "run", "--rosbridge", f"ws://127.0.0.1:{port}"]
-        command += ["--policy", args.policy, "--config", args.config]
+        command += ["--policy", args.policy, "--config", args.config, "--task", task]
         command += ["--max-steps", str(args.max_steps)] if args.max_steps is not None else []
         command += ["--dry-run"] if args.dry_run else []
         runner = _spawn(command)
@@ -103,15 +104,19 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _wait_ready(twin: subprocess.Popen, timeout_s: float, stop: threading.Event) -> int | None:
-    """Read the twin's stdout until its ready line; return the port (None if it failed)."""
-    found: list[int] = []
+def _wait_ready(
+    twin: subprocess.Popen, timeout_s: float, stop: threading.Event
+) -> tuple[str, int] | None:
+    """Read the twin's stdout until its ready line (`sim twin: serving TASK on ws://HOST:PORT`);
+    return (task, port), or None if it failed."""
+    found: list[tuple[str, int]] = []
 
     def read() -> None:
         for line in twin.stdout:
             print(line, end="", flush=True)
             if line.startswith(READY_PREFIX) and not found:
-                found.append(int(line.rsplit(":", 1)[1]))
+                task = line[len(READY_PREFIX) :].split()[0]
+                found.append((task, int(line.rsplit(":", 1)[1])))
 
     threading.Thread(target=read, daemon=True).start()
     deadline = time.monotonic() + timeout_s

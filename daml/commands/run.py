@@ -29,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-steps", type=int, help="stop after N policy steps (default: run until Ctrl-C)"
     )
     parser.add_argument("--dry-run", action="store_true", help="log commands; never publish them")
+    parser.add_argument(
+        "--task",
+        help="the task the arm is set up for: a policy adapted by a model of another task is "
+        "refused (launch/bringup.py passes the twin's)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,14 +48,14 @@ def run(args: argparse.Namespace) -> int:
     if args.max_steps is not None and args.max_steps < 1:
         raise ConfigError(f"--max-steps must be >= 1, got {args.max_steps}")
     config = load_launch_config(args.config)
-    policy = _load_policy(args.policy, config.camera.image_px)  # local inputs before the network
+    policy = _load_policy(args.policy, config.camera.image_px, args.task)  # before the network
     with RosBridge(config, url=args.rosbridge, dry_run=args.dry_run) as bridge:
         with tqdm(total=args.max_steps, unit="step", desc="daml run", dynamic_ncols=True) as bar:
             _log_through(bar, verbose=args.dry_run)
 
-            def show(status) -> None:
+            def show(status) -> None:  # redrawn every tick: a halted arm takes no steps
+                bar.set_postfix_str(status.line(), refresh=status.steps == bar.n)
                 bar.update(status.steps - bar.n)
-                bar.set_postfix_str(status.line(), refresh=False)
 
             runner = ClosedLoopRunner(
                 bridge, policy, MotionLimits.from_config(config), args.max_steps, on_status=show
@@ -67,13 +72,21 @@ def run(args: argparse.Namespace) -> int:
         f"(image latency {'-' if latency is None else f'{1000 * latency:.0f} ms'}, "
         f"{summary.watchdog_stops} watchdog halts, {summary.nan_stops} NaN halts, "
         f"{summary.reconnects} reconnects); stopped: {summary.stop_reason}; "
-        + ("dry run: nothing was published" if args.dry_run else "zero motion sent"),
+        + _final_stop(args.dry_run, summary.final_stop_sent),
         file=sys.stderr,
     )
     return 0
 
 
-def _load_policy(path: str, image_px: int):
+def _final_stop(dry_run: bool, sent: bool) -> str:
+    if dry_run:
+        return "dry run: nothing was published"
+    if sent:
+        return "zero motion sent"
+    return "zero motion NOT sent (rosbridge was down; the arm's own command timeout must stop it)"
+
+
+def _load_policy(path: str, image_px: int, task: str | None):
     from daml.adapt import load_adapted
 
     policy = load_adapted(path)
@@ -81,6 +94,12 @@ def _load_policy(path: str, image_px: int):
         raise ConfigError(
             f"policy {path} takes {policy.image_px}px images but camera.image_px = {image_px}; "
             f"set camera.image_px = {policy.image_px} in the launch config"
+        )
+    trained_on = policy.info.get("task")
+    if task is not None and trained_on is not None and trained_on != task:
+        raise ConfigError(
+            f"policy {path} was adapted by a {trained_on} model, and the arm is set up for {task}; "
+            f"adapt a {task} model (daml adapt --checkpoint ...)"
         )
     return policy
 

@@ -130,3 +130,17 @@ def test_adapt_refuses_an_episode_of_the_other_task_and_names_the_task(
     assert main([*args, "--checkpoint", by_task["push"]]) == 0
     assert "(push model, image 32px, 40 steps)" in capsys.readouterr().out
     assert load_checkpoint(out, kind="adapted").info["task"] == "push"
+
+
+def test_run_refuses_a_policy_of_another_task_than_the_arms(tmp_path, untrained_checkpoint, capsys):
+    """`daml run --task` (launch/bringup.py passes the twin's task): the check comes before any
+    network, so no rosbridge is needed to see it."""
+    import numpy as np
+
+    meta = untrained_checkpoint(tmp_path / "pp.pt", task="pick_place", image_px=64)
+    policy = tmp_path / "adapted.pt"
+    adapt_from_frames(str(meta), np.zeros((40, 64, 64, 3), np.uint8)).save(policy)
+    args = ["run", "--policy", str(policy), "--config", "launch/panda_sim.toml", "--max-steps", "1"]
+    assert main([*args, "--task", "push", "--rosbridge", "ws://127.0.0.1:9"]) == 2
+    err = one_line_error(capsys)
+    assert "was adapted by a pick_place model, and the arm is set up for push" in err

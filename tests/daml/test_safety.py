@@ -46,3 +46,34 @@ def test_nan_guard_and_watchdog_reasons():
     assert "waiting for a camera image" == stale_reason(None, 0.1, lim)
     assert "camera image 0.90 s old" in stale_reason(0.9, 0.1, lim)
     assert "robot state" in stale_reason(0.1, 0.9, lim)
+
+
+class StubBridge:
+    """What ClosedLoopRunner reads of a RosBridge: no camera or state has arrived yet."""
+
+    def __init__(self, connected: bool) -> None:
+        self.connected, self.connections, self.stops = connected, 1, 0
+
+    def input_ages(self) -> tuple[None, None]:
+        return None, None
+
+    def publish_stop(self, ee_position_m) -> None:
+        self.stops += 1
+
+
+@pytest.mark.parametrize("connected", [True, False])
+def test_the_summary_says_whether_the_final_zero_motion_could_be_sent(connected):
+    """(audit, session 54) 'zero motion sent' was printed even with rosbridge down, when the
+    bridge drops every command; the summary now says which it was."""
+    from daml.runner import ClosedLoopRunner
+
+    limits = MotionLimits.from_config(load_launch_config(CONFIG_PATH))
+    bridge = StubBridge(connected)
+    runner = ClosedLoopRunner(bridge, policy=None, limits=limits, max_steps=5)
+    runner.on_status = lambda status: runner.request_stop("test over")
+    summary = runner.run()
+    assert summary.steps == 0 and bridge.stops >= 1
+    assert summary.final_stop_sent is connected
+    halted = "waiting for a camera image" if connected else "disconnected, reconnecting"
+    assert runner.status.halted == halted
+    assert runner.status.line().startswith("   - Hz | ")  # no stale rate while halted
