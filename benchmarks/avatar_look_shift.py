@@ -24,6 +24,7 @@ import torch
 
 import sim
 from daml.adapt import adapt_from_frames, load_learner
+from daml.checkpoint import check_task, load_checkpoint
 from daml.commands.eval import SimCases
 from daml.evaluate import evaluate, wilson_interval
 from daml.output_path import write_bytes_atomic
@@ -62,6 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     learner, config = load_learner(args.checkpoint, torch.device("cpu"))
+    check_task(load_checkpoint(args.checkpoint), args.task, args.checkpoint)
     env_config = sim.EnvConfig(
         image_px=config.model.image_px, episode_steps=config.model.episode_steps
     )

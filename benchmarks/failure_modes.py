@@ -45,6 +45,7 @@ import torch
 import sim
 from daml import OBS_IMAGE_KEY, OBS_STATE_KEY
 from daml.adapt import adapt_from_frames, adapt_from_robot_demo, load_learner
+from daml.checkpoint import check_task, load_checkpoint
 from daml.commands.eval import DatasetCases
 
 MOVED_M = 0.02  # x/y displacement that counts as "moved"
@@ -166,6 +167,12 @@ def main() -> None:
             parser.error(f"--inner-steps must be >= 1, got {args.inner_steps}")
         learner.meta_config = replace(learner.meta_config, inner_steps=args.inner_steps)
     cases = DatasetCases(sim, args.data, args.episodes, args.seed)
+    check_task(
+        load_checkpoint(args.checkpoint),
+        cases.task,
+        args.checkpoint,
+        "pass a checkpoint and --data of one task",
+    )
     counts: Counter[str] = Counter()
     approach: dict[str, list[tuple[float, float]]] = {name: [] for name in OUTCOMES}
     closing: dict[str, list[tuple[float, float, int]]] = {name: [] for name in OUTCOMES}

@@ -21,6 +21,7 @@ import torch
 
 import sim
 from daml.adapt import adapt_from_frames, load_learner
+from daml.checkpoint import check_task, load_checkpoint
 from daml.commands.eval import DatasetCases, SimCases
 from daml.evaluate import EvalReport, evaluate
 from daml.meta import ALPHA_PREFIX, Learner
@@ -63,6 +64,12 @@ def main() -> None:
     torch.set_num_threads(1)
     learner, _ = load_learner(args.checkpoint, torch.device("cpu"))
     data_cases = DatasetCases(sim, args.data, None, 0)
+    check_task(
+        load_checkpoint(args.checkpoint),
+        data_cases.task,
+        args.checkpoint,
+        "pass a checkpoint and --data of one task",
+    )
     sampled = SimCases(data_cases.task, "val", args.variations, args.seed, data_cases.env_config)
     rows = []
     print(

@@ -133,9 +133,11 @@ class TwinArm:
         return self.status()
 
     def step(self, action: np.ndarray, stale: bool) -> None:
-        """Advance one control step; hold still (no step) before the episode's first motion
-        command (if `hold_until_command`) and after its last step."""
-        if self.done or (not self.started and stale):
+        """Advance one control step; hold still (no step) before the episode's first command
+        that moves the arm (if `hold_until_command`: a runner's zero-motion halts while it waits
+        for its inputs do not start the clock) and after its last step."""
+        moves = not stale and bool(np.any(np.abs(action[:3]) > 1e-6))
+        if self.done or (not self.started and not moves):
             return
         self.started = True
         self.obs, _, terminated, truncated, info = self.env.step(action)

@@ -231,7 +231,9 @@ def test_nan_actions_halt_the_arm(twin):
         thread.join(10)
     assert result[0].steps == 0 and result[0].nan_stops > 0
     fresh = [a for a in applied_since(twin, start + 1.0) if not a.watchdog]
-    assert fresh and all(not a.action[:3].any() for a in fresh)
+    assert all(not a.action[:3].any() for a in fresh)
+    # only zero motion arrived, and zero motion does not start the twin's episode clock
+    assert twin.call(lambda: twin.server.arm.status())["started"] is False
 
 
 KILLABLE_CLIENT = textwrap.dedent(

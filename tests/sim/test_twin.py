@@ -227,10 +227,15 @@ def test_clients_relay_topics_and_services_through_the_twin(twin):
         assert response["id"] == "c1" and response["values"] == {"sum": 5} and response["result"]
 
 
-def test_episode_clock_starts_at_the_first_command_and_the_arm_holds_after_the_end():
+def test_episode_clock_starts_at_the_first_moving_command_and_the_arm_holds_after_the_end():
     config = dataclasses.replace(load_twin_config(CONFIG_PATH, port=0), episode_steps=3)
     with BackgroundTwin(config) as short, connect(short.url) as ws:
         send(ws, op="subscribe", topic=config.topics.ee_pose)
+        time.sleep(0.5)
+        status = call_service(ws, "/daml_twin/status")["values"]
+        assert status["started"] is False and status["step"] == 0
+        zero = {"linear": {"x": 0.0, "y": 0.0, "z": 0.0}, "angular": {"x": 0.0, "y": 0.0, "z": 0.0}}
+        send(ws, op="publish", topic=config.topics.motion, msg=zero)  # a waiting runner's halt
         time.sleep(0.5)
         status = call_service(ws, "/daml_twin/status")["values"]
         assert status["started"] is False and status["step"] == 0
