@@ -130,7 +130,7 @@ def load_learner(
     Checkpoint, or a Learner (as is)."""
     if isinstance(checkpoint, Learner):
         return checkpoint, RunConfig(checkpoint.model_config, checkpoint.meta_config, TrainConfig())
-    device = resolve_device(device) if isinstance(device, str) else device
+    device = resolve_device(device)
     if isinstance(checkpoint, Checkpoint):
         check_kind(checkpoint.kind, "meta", "the loaded checkpoint")
         loaded = checkpoint
@@ -180,8 +180,9 @@ def _learner_and_info(
     if isinstance(checkpoint, (str, Path)):
         info["checkpoint"] = str(checkpoint)
         checkpoint = load_checkpoint(checkpoint, kind="meta", map_location=device)
-    if isinstance(checkpoint, Checkpoint) and checkpoint_task(checkpoint) is not None:
-        info["task"] = checkpoint_task(checkpoint)
+    task = checkpoint_task(checkpoint) if isinstance(checkpoint, Checkpoint) else None
+    if task is not None:
+        info["task"] = task
     return *load_learner(checkpoint, device), info
 
 
@@ -248,7 +249,7 @@ def _adapt(
 
 def load_adapted(path: str | Path, device: str | torch.device = "cpu") -> AdaptedPolicy:
     """An AdaptedPolicy saved by AdaptedPolicy.save / `daml adapt` ("auto", "cpu", "cuda")."""
-    device = resolve_device(device) if isinstance(device, str) else device
+    device = resolve_device(device)
     loaded = load_checkpoint(path, kind="adapted", map_location=device)
     return AdaptedPolicy(loaded.config, loaded.params, loaded.info, device)
 

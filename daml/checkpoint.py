@@ -124,7 +124,7 @@ def load_checkpoint(
             torch.device); ConfigError if it asks for a GPU this machine lacks.
     """
     path = Path(path)
-    map_location = resolve_device(map_location) if isinstance(map_location, str) else map_location
+    map_location = resolve_device(map_location)
     if path.is_dir():
         raise DataError(f"checkpoint {path} is a folder; pass a file in it (e.g. best.pt)")
     if not path.is_file():

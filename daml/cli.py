@@ -85,7 +85,7 @@ def _one_line(error: Exception) -> str:
     """The message of a daml/sim error; for an OSError the file system raised where no check
     named it (a name too long, a full disk, a permission taken away mid-run), what the system
     said and of which file."""
-    if isinstance(error, OSError) and not _is_user_error(error) and error.strerror:
+    if isinstance(error, OSError) and error.strerror:  # (no daml or sim error is an OSError)
         files = [str(name) for name in (error.filename, error.filename2) if name is not None]
         return f"{error.strerror}: {' -> '.join(files)}" if files else error.strerror
     return str(error)

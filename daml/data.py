@@ -192,19 +192,23 @@ def load_episode(path: Path) -> Episode:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"episode {path} does not exist")
-    with open(path, "rb") as handle:  # not a zip at all: np.load would advise allow_pickle
-        if handle.read(4) != b"PK\x03\x04":
-            raise DataError(f"{path} is not a daml episode (an .npz that `daml collect` writes)")
     try:
         # Our own handle: np.load leaves its file open when the zip directory is unreadable.
-        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
-            missing = [key for key in (*_ARRAY_KEYS, "variation") if key not in archive.files]
-            if missing:
-                raise DataError(f"episode {path} is not a daml episode (missing {missing})")
-            arrays = {
-                key: archive[key] for key in (*_ARRAY_KEYS, *_OPTIONAL_KEYS) if key in archive.files
-            }
-            variation = json.loads(str(archive["variation"]))
+        with open(path, "rb") as handle:
+            if handle.read(4) != b"PK\x03\x04":  # not a zip: np.load would advise allow_pickle
+                raise DataError(
+                    f"{path} is not a daml episode (an .npz that `daml collect` writes)"
+                )
+            handle.seek(0)
+            with np.load(handle, allow_pickle=False) as archive:
+                keys = archive.files
+                missing = [key for key in (*_ARRAY_KEYS, "variation") if key not in keys]
+                if missing:
+                    raise DataError(f"episode {path} is not a daml episode (missing {missing})")
+                arrays = {
+                    key: archive[key] for key in (*_ARRAY_KEYS, *_OPTIONAL_KEYS) if key in keys
+                }
+                variation = json.loads(str(archive["variation"]))
     except DataError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:

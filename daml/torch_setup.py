@@ -10,8 +10,11 @@ import torch
 from daml.errors import ConfigError
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda if available else cpu; 'cuda' without a GPU raises ConfigError."""
+def resolve_device(name: str | torch.device) -> torch.device:
+    """'auto' -> cuda if available else cpu; 'cuda' without a GPU raises ConfigError; a
+    torch.device is taken as given."""
+    if isinstance(name, torch.device):
+        return name
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
