@@ -96,6 +96,9 @@ class RosBridge:
         self._closing = False
         self._closed = threading.Event()  # set by the "close" event after close() began
         self._publishers: dict[str, Any] = {}
+        self.server_errors = 0  # rosbridge `status` messages of level error or warning
+        self.last_server_error: str | None = None
+        self._logged_server_errors: set[str] = set()
 
     # ------------------------------------------------------------------ connection
     def connect(self) -> RosBridge:
@@ -135,6 +138,8 @@ class RosBridge:
         self._ros = ros
         if self.connections == 0:  # connected before the "ready" listener was registered
             self._on_ready()
+        ros.factory.on("ready", self._take_statuses)  # every reconnect's new protocol, and
+        ros.factory.on_ready(self._take_statuses)  # this one's (called now: it is connected)
         self._subscribe(roslibpy)
         return self
 
@@ -196,6 +201,34 @@ class RosBridge:
             self._gripper_closed = None  # re-send the gripper command after a reconnect
         self.connections += 1
         LOG.info("connected to rosbridge at %s (connection %d)", self.url, self.connections)
+
+    def _take_statuses(self, proto: Any) -> Any:
+        """Route rosbridge's `status` messages (why it refused a command) to _on_status.
+
+        roslibpy (2.1) lists the `status` op without a handler, so each one raised inside its
+        receive loop and was logged as a traceback about a missing handler, and the server's
+        own words were lost; its register_message_handlers refuses an op it lists, hence the
+        dict.
+        """
+        handlers = getattr(proto, "_message_handlers", None)
+        if isinstance(handlers, dict) and handlers.get("status") is None:
+            handlers["status"] = self._on_status
+        return proto
+
+    def _on_status(self, message: dict[str, Any]) -> None:
+        """A rosbridge status message: errors and warnings are counted, and each distinct
+        text is logged once (a refused command repeats at the control rate)."""
+        level, text = str(message.get("level", "")), str(message.get("msg", ""))
+        if level not in ("error", "warning"):
+            LOG.info("rosbridge %s: %s", level or "status", text)
+            return
+        with self._lock:
+            self.server_errors += 1
+            self.last_server_error = text
+            first = text not in self._logged_server_errors and len(self._logged_server_errors) < 100
+            self._logged_server_errors.add(text)
+        if first:
+            LOG.warning("rosbridge %s: %s", level, text)
 
     def _on_close(self, *_proto: object) -> None:
         if self._closing:

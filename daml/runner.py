@@ -78,6 +78,8 @@ class RunSummary:
     nan_stops: int
     reconnects: int
     final_stop_sent: bool = True  # False: the bridge was down, so the last zero never left
+    server_errors: int = 0  # rosbridge status errors/warnings (e.g. a command it refused)
+    last_server_error: str | None = None
 
 
 class ClosedLoopRunner:
@@ -202,4 +204,6 @@ class ClosedLoopRunner:
             nan_stops=status.nan_stops,
             reconnects=max(0, self.bridge.connections - 1),
             final_stop_sent=self._final_stop_sent,
+            server_errors=self.bridge.server_errors,
+            last_server_error=self.bridge.last_server_error,
         )

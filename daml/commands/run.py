@@ -71,10 +71,12 @@ def run(args: argparse.Namespace) -> int:
         f"daml run: {summary.steps} steps at {summary.mean_rate_hz:.1f} Hz "
         f"(image latency {'-' if latency is None else f'{1000 * latency:.0f} ms'}, "
         f"{summary.watchdog_stops} watchdog halts, {summary.nan_stops} NaN halts, "
-        f"{summary.reconnects} reconnects); stopped: {summary.stop_reason}; "
-        + _final_stop(args.dry_run, summary.final_stop_sent),
+        f"{summary.reconnects} reconnects, {summary.server_errors} rosbridge errors); "
+        f"stopped: {summary.stop_reason}; " + _final_stop(args.dry_run, summary.final_stop_sent),
         file=sys.stderr,
     )
+    if summary.last_server_error is not None:
+        print(f"daml run: rosbridge's last error: {summary.last_server_error}", file=sys.stderr)
     return 0
 
 

@@ -342,6 +342,31 @@ def test_an_adapted_policy_drives_the_sim_arm_for_a_full_episode(twin, adapted_p
     assert np.ptp([a.ee_position_m for a in episode], axis=0).max() > 0.005  # and it moved
 
 
+def test_commands_rosbridge_refuses_are_reported_in_its_words(
+    twin, adapted_policy, tmp_path, capsys
+):
+    """A launch config whose motion type is not the topic's: rosbridge answers every command
+    with a `status` error. roslibpy has no handler for that op (it logged a traceback about
+    the missing handler); `daml run` logs each distinct error once and counts them all."""
+    config = tmp_path / "wrong_type.toml"
+    config.write_text(
+        CONFIG_PATH.read_text().replace(
+            'motion_type = "geometry_msgs/Twist"', 'motion_type = "geometry_msgs/PoseStamped"'
+        )
+    )
+    assert "PoseStamped" in config.read_text()
+    reset_twin(twin, seed=3)
+    argv = ["run", "--rosbridge", twin.url, "--policy", str(adapted_policy)]
+    assert daml.cli.main([*argv, "--config", str(config), "--max-steps", "5"]) == 0
+    err = capsys.readouterr().err
+    refused = "cannot advertise it as geometry_msgs/PoseStamped"
+    assert err.count("daml.bridge: rosbridge error: topic /daml_twin/cmd_vel already has") == 1
+    assert refused in err and "No handler registered" not in err
+    errors = int(err.split(" rosbridge errors)")[0].rsplit(", ", 1)[1])
+    assert errors >= 5  # the advertise, and each motion command after it
+    assert "daml run: rosbridge's last error: message has no field 'linear'" in err
+
+
 def test_a_port_that_speaks_no_websocket_is_a_clear_error_and_the_bridge_recovers(twin):
     with socket.socket() as silent:  # accepts TCP connections, never answers the handshake
         silent.bind(("127.0.0.1", 0))
