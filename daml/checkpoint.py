@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import os
 import pickle
 import zipfile
 from collections.abc import Sequence
@@ -206,6 +207,8 @@ def export_checkpoint(
     SHA-256, step, weight; with several files, `files` lists each one's); best_val is dropped,
     since no training run validated the blended weights.
     """
+    if isinstance(blends, (str, os.PathLike)):  # would be read as one file per character
+        raise TypeError(f"blends must be a sequence of paths, got one path {str(blends)!r}")
     checkpoint = load_checkpoint(source)
     provenance = {"file": Path(source).name, "sha256": checkpoint.sha256, "step": checkpoint.step}
     info = {**checkpoint.info, "exported_from": checkpoint.info.get("exported_from", provenance)}

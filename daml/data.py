@@ -131,13 +131,17 @@ class Episode:
         frames, states, actions = self.robot_frames, self.robot_states, self.robot_actions
         checks = [
             (
-                frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[-1] == 3,
-                f"robot_frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}",
+                frames.dtype == np.uint8
+                and frames.ndim == 4
+                and frames.shape[-1] == 3
+                and len(frames) >= 2
+                and min(frames.shape[1:3]) >= 1,
+                f"robot_frames must be uint8 (T, H, W, 3) with T >= 2, "
+                f"got {frames.dtype} {frames.shape}",
             ),
             (
-                self.human_frames.dtype == np.uint8
-                and self.human_frames.shape[1:] == frames.shape[1:],
-                f"human_frames must be uint8 {('T',) + frames.shape[1:]}, "
+                self.human_frames.dtype == np.uint8 and self.human_frames.shape == frames.shape,
+                f"human_frames must be uint8 {frames.shape} like robot_frames, "
                 f"got {self.human_frames.dtype} {self.human_frames.shape}",
             ),
             (

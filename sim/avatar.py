@@ -18,7 +18,7 @@ from sim.camera import Camera, jittered_light, jittered_pose
 from sim.env import ManipulationEnv
 from sim.errors import SimError
 from sim.experts import desired_position, plan
-from sim.variation import Variation, check_split
+from sim.variation import Variation, check_generator, check_split
 
 SHAPES = ("box", "capsule", "cylinder")
 # Disjoint hue bands per split, so evaluation can use avatar colours never seen in training.
@@ -71,7 +71,7 @@ class AvatarLook:
 def sample_look(split: str, rng: np.random.Generator) -> AvatarLook:
     """A look whose hue lies in `split`'s band (train, val and test bands are disjoint)."""
     low, high = HUE_BANDS[check_split(split)]
-    hue = rng.uniform(low, high)
+    hue = check_generator(rng).uniform(low, high)
     rgb = colorsys.hsv_to_rgb(hue, rng.uniform(*SATURATION_RANGE), rng.uniform(*VALUE_RANGE))
     return AvatarLook(
         color=tuple(round(c, 4) for c in rgb),

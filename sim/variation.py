@@ -43,6 +43,17 @@ def check_split(split: str) -> str:
     return split
 
 
+def check_generator(rng: object) -> np.random.Generator:
+    """Return `rng` or raise TypeError: the samplers draw with a numpy Generator only (an int
+    seed or the legacy np.random module would draw other numbers, or fail deep inside)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+            f"got {type(rng).__name__}"
+        )
+    return rng
+
+
 @dataclass(frozen=True)
 class Variation:
     """One task variation.
@@ -112,6 +123,7 @@ class Variation:
 def sample_variation(task: str, split: str, rng: np.random.Generator) -> Variation:
     """Draw a variation of `task` using only objects of `split` ("train", "val", "test")."""
     check_task(task)
+    check_generator(rng)
     pool = object_split(check_split(split))
     n_objects = 1 + int(rng.integers(MIN_DISTRACTORS, MAX_DISTRACTORS + 1))
     ids = rng.choice(len(pool), size=n_objects, replace=False)

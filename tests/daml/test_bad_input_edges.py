@@ -233,3 +233,12 @@ def test_library_calls_with_bad_weights_devices_or_demos_raise_daml_errors(tmp_p
     mil = str(PRETRAINED_DIR / "push_mil.pt")
     with pytest.raises(DataError, match="must be finite"):
         adapt_from_robot_demo(mil, frames, states, actions)
+
+
+def test_export_refuses_one_blend_path_given_as_a_string(tmp_path):
+    """A str is a sequence, of characters: blends='model.pt' was read as files 'm', 'o', ..."""
+    from daml.checkpoint import export_checkpoint
+
+    with pytest.raises(TypeError, match="blends must be a sequence of paths, got one path"):
+        export_checkpoint(SHIPPED_PUSH, tmp_path / "out.pt", blends=SHIPPED_PUSH)
+    assert not (tmp_path / "out.pt").exists()

@@ -198,3 +198,30 @@ def test_meta_batch_larger_than_dataset_is_a_config_error(tmp_path):
     make_dataset(tmp_path, 2)
     with pytest.raises(ConfigError, match="exceeds"):
         MetaBatchLoader(DemoDataset(tmp_path), meta_batch=3)
+
+
+@pytest.mark.parametrize(
+    ("robot_steps", "human_steps", "message"),
+    [
+        (0, 0, r"robot_frames must be uint8 \(T, H, W, 3\) with T >= 2"),
+        (1, 1, r"robot_frames must be uint8 \(T, H, W, 3\) with T >= 2"),
+        (T, 1, "human_frames must be uint8 .* like robot_frames"),
+        (T, T + 1, "human_frames must be uint8 .* like robot_frames"),
+    ],
+)
+def test_a_standalone_episode_of_too_few_or_unequal_frames_is_refused(
+    tmp_path, robot_steps, human_steps, message
+):
+    """No manifest checks a lone episode (`daml adapt --episode`): its own check must."""
+    episode = make_episode(np.random.default_rng(4), 0)
+    path = tmp_path / "lone.npz"
+    np.savez_compressed(
+        path,
+        robot_frames=np.resize(episode.robot_frames, (robot_steps, PX, PX, 3)),
+        robot_states=np.resize(episode.robot_states, (robot_steps, 4)),
+        robot_actions=np.resize(episode.robot_actions, (robot_steps, 4)),
+        human_frames=np.resize(episode.human_frames, (human_steps, PX, PX, 3)),
+        variation=np.array("{}"),
+    )
+    with pytest.raises(DataError, match=rf"lone\.npz: {message}"):
+        load_episode(path)

@@ -121,3 +121,13 @@ def test_settings_and_misuse_are_sim_errors_not_broken_physics():
             env.reset(seed=-1)
     with pytest.raises(SimError, match="this env is closed"):
         env.reset(seed=0)
+
+
+def test_samplers_take_a_numpy_generator_and_say_so_otherwise():
+    """An int seed or None where a Generator goes is a TypeError naming the fix, not an
+    AttributeError from inside numpy."""
+    for bad in (0, None, np.random):
+        with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+            sim.sample_variation("push", "train", bad)
+        with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+            sim.sample_look("train", bad)
