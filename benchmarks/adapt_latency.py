@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import sys
 import time
 from dataclasses import replace
 
@@ -22,6 +21,8 @@ import numpy as np
 import torch
 
 from daml.adapt import adapt_from_frames, load_learner
+from daml.cli import run_reporting_errors
+from daml.commands import count, threads
 from daml.config import MetaConfig, ModelConfig
 from daml.meta import Learner
 
@@ -37,12 +38,12 @@ def median_ms(fn, repeats: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", help="meta checkpoint (default: fresh default learner)")
-    parser.add_argument("--inner-steps", type=int, help="override meta.inner_steps")
-    parser.add_argument("--camera-px", type=int, help="camera image side given to act()")
-    parser.add_argument("--repeats", type=int, default=10, help="timed repetitions")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--inner-steps", type=count, help="override meta.inner_steps")
+    parser.add_argument("--camera-px", type=count, help="camera image side given to act()")
+    parser.add_argument("--repeats", type=count, default=10, help="timed repetitions")
+    parser.add_argument("--threads", type=threads, help="torch CPU threads (default: torch's)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -74,4 +75,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_reporting_errors("adapt_latency", main))

@@ -25,9 +25,12 @@ import torch
 import sim
 from daml.adapt import adapt_from_frames, load_learner
 from daml.checkpoint import check_task, load_checkpoint
+from daml.cli import run_reporting_errors
+from daml.commands import count, seed
 from daml.commands.eval import SimCases
+from daml.errors import ConfigError
 from daml.evaluate import evaluate, wilson_interval
-from daml.output_path import write_bytes_atomic
+from daml.output_path import check_output_file, write_bytes_atomic
 from sim.avatar import HUE_BANDS, SATURATION_RANGE, SHAPES, SIZE_RANGE, VALUE_RANGE
 
 
@@ -37,10 +40,10 @@ def parse_band(text: str) -> tuple[float, float]:
         return HUE_BANDS[text]
     try:
         low, high = (float(part) for part in text.split("-"))
-    except ValueError as exc:
-        raise SystemExit(f"bad band {text!r}: use train, val, test or LOW-HIGH") from exc
+    except ValueError:
+        raise ConfigError(f"bad band {text!r}: use train, val, test or LOW-HIGH") from None
     if not 0.0 <= low < high <= 1.0:
-        raise SystemExit(f"bad band {text!r}: need 0 <= LOW < HIGH <= 1")
+        raise ConfigError(f"bad band {text!r}: need 0 <= LOW < HIGH <= 1")
     return low, high
 
 
@@ -52,25 +55,27 @@ def look_in_band(band: tuple[float, float], rng: np.random.Generator) -> sim.Ava
     return sim.AvatarLook(tuple(round(c, 4) for c in rgb), shape, round(size, 4))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", required=True, choices=sim.TASKS)
     parser.add_argument("--checkpoint", required=True)
-    parser.add_argument("--variations", type=int, default=100)
+    parser.add_argument("--variations", type=count, default=100)
     parser.add_argument("--bands", nargs="+", default=["train", "val", "test"])
-    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--seed", type=seed, default=11)
     parser.add_argument("--out", help="write the results as JSON here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    bands = [(name, parse_band(name)) for name in args.bands]  # checked before any work
     torch.set_num_threads(1)
     learner, config = load_learner(args.checkpoint, torch.device("cpu"))
     check_task(load_checkpoint(args.checkpoint), args.task, args.checkpoint)
+    if args.out:
+        check_output_file(args.out)
     env_config = sim.EnvConfig(
         image_px=config.model.image_px, episode_steps=config.model.episode_steps
     )
     rows = []
     print("| avatar hue band | success | 95% CI | seconds |\n| --- | ---: | ---: | ---: |")
-    for name in args.bands:
-        band = parse_band(name)
+    for name, band in bands:
         start = time.perf_counter()
         report = evaluate(
             lambda: sim.make_env(args.task, env_config),
@@ -100,4 +105,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting_errors("avatar_look_shift", main))

@@ -8,7 +8,7 @@ phase-locked to the camera's, so the age at use adds 0 .. one camera period to t
 
 Examples:
     python benchmarks/bridge_rate.py
-    python benchmarks/bridge_rate.py --hz 10 30 60 --seconds 10 --image-px 64
+    python benchmarks/bridge_rate.py --hz 10 20 40 --seconds 10 --image-px 64
     python benchmarks/bridge_rate.py --policy adapted.pt        # include policy inference
 """
 
@@ -26,10 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
+import sim
 from daml.bridge import RosBridge
 from daml.bridge_config import load_launch_config
+from daml.cli import run_reporting_errors
+from daml.commands import count
+from daml.errors import ConfigError
 from daml.runner import ClosedLoopRunner
 from daml.safety import MotionLimits
+from sim.twin.config import load_twin_config
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = re.compile(r"sim twin: serving \S+ on ws://127\.0\.0\.1:(\d+)")
@@ -48,55 +53,80 @@ class SmallCircles:
         return np.array([0.2 * np.cos(angle), 0.2 * np.sin(angle), 0.0, -1.0], np.float32)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--config", default=str(ROOT / "launch" / "panda_sim.toml"))
     parser.add_argument(
         "--hz",
-        type=int,
+        type=count,
         nargs="+",
-        default=[10, 30, 60, 120],
-        help="rates to try (divisors of 240)",
+        default=[10, 20, 40, 80],
+        help="rates to try (divisors of the sim's physics rate, 160 Hz)",
     )
     parser.add_argument("--seconds", type=float, default=8.0, help="measured loop time per rate")
-    parser.add_argument("--image-px", type=int, default=64)
+    parser.add_argument("--image-px", type=count, default=64)
     parser.add_argument("--policy", help="adapted policy file (default: a scripted policy)")
-    args = parser.parse_args()
-    print(
-        f"# bridge_rate: image {args.image_px}px JPEG, {args.seconds:.0f} s per rate, "
-        f"policy {'scripted' if args.policy is None else args.policy}"
-    )
-    print("target_hz  achieved_hz  img_latency_ms(mean/p95)  img_age_at_use_ms(mean/p95)  steps")
-    for hz in args.hz:
-        print(measure(Path(args.config), hz, args), flush=True)
+    args = parser.parse_args(argv)
+    if not 0 < args.seconds < float("inf"):
+        parser.error(f"--seconds must be a positive number, got {args.seconds}")
+    config_path = Path(args.config)  # every input is read here, before any twin starts
+    load_launch_config(config_path)
+    load_twin_config(config_path)
+    if args.policy:
+        from daml.adapt import load_adapted
 
-
-def measure(config_path: Path, hz: int, args: argparse.Namespace) -> str:
-    text = config_path.read_text()
-    text = re.sub(r"(?m)^control_hz = .*$", f"control_hz = {hz}", text)
-    text = re.sub(r"(?m)^image_px = .*$", f"image_px = {args.image_px}", text)
+        load_adapted(args.policy)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.toml"
-        path.write_text(text)
-        twin = subprocess.Popen(
-            [sys.executable, "-m", "sim.twin", "--config", str(path), "--port", "0"],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
+        configs = {hz: rate_config(config_path, hz, args.image_px, Path(tmp)) for hz in args.hz}
+        print(
+            f"# bridge_rate: image {args.image_px}px JPEG, {args.seconds:.0f} s per rate, "
+            f"policy {'scripted' if args.policy is None else args.policy}"
         )
-        try:
-            port = _wait_port(twin)
-            config = load_launch_config(path)
-            config = dataclasses.replace(
-                config,
-                rosbridge=dataclasses.replace(config.rosbridge, url=f"ws://127.0.0.1:{port}"),
-            )
-            return _loop(config, hz, args)
-        finally:
-            twin.terminate()
-            twin.wait(20)
+        print(
+            "target_hz  achieved_hz  img_latency_ms(mean/p95)  img_age_at_use_ms(mean/p95)  steps"
+        )
+        for hz in args.hz:
+            print(measure(configs[hz], hz, args), flush=True)
+
+
+def rate_config(config_path: Path, hz: int, image_px: int, folder: Path) -> Path:
+    """`config_path` with control_hz = `hz` and image_px = `image_px`, written into `folder`;
+    ConfigError (one line, before any twin starts) if the sim cannot run at that rate and image
+    size."""
+    try:
+        sim.EnvConfig(image_px=image_px, control_hz=hz)
+    except sim.SimError as error:
+        raise ConfigError(f"--hz {hz} with --image-px {image_px}: {error}") from None
+    text = config_path.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^control_hz = .*$", f"control_hz = {hz}", text)
+    text = re.sub(r"(?m)^image_px = .*$", f"image_px = {image_px}", text)
+    path = folder / f"bench_{hz}hz.toml"
+    path.write_text(text, encoding="utf-8")
+    load_launch_config(path)
+    return path
+
+
+def measure(path: Path, hz: int, args: argparse.Namespace) -> str:
+    """One rate's line of the table: a twin serving `path`, the closed loop against it."""
+    twin = subprocess.Popen(
+        [sys.executable, "-m", "sim.twin", "--config", str(path), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        port = _wait_port(twin)
+        config = load_launch_config(path)
+        config = dataclasses.replace(
+            config,
+            rosbridge=dataclasses.replace(config.rosbridge, url=f"ws://127.0.0.1:{port}"),
+        )
+        return _loop(config, hz, args)
+    finally:
+        twin.terminate()
+        twin.wait(20)
 
 
 def _loop(config, hz: int, args: argparse.Namespace) -> str:
@@ -154,4 +184,4 @@ def _wait_port(twin: subprocess.Popen, timeout_s: float = 60.0) -> int:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting_errors("bridge_rate", main))

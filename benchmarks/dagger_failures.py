@@ -19,6 +19,8 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from daml.cli import run_reporting_errors
+from daml.commands import seed
 from daml.data import EPISODES_DIR, DemoDataset
 
 
@@ -33,12 +35,12 @@ def failed_rollouts(dataset: DemoDataset) -> list[Path]:
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sources", nargs="+", help="DAgger dataset directories")
     parser.add_argument("--out", required=True, help="new directory (must not exist)")
-    parser.add_argument("--manifest-seed", type=int, default=999)
-    args = parser.parse_args()
+    parser.add_argument("--manifest-seed", type=seed, default=999)
+    args = parser.parse_args(argv)
     out = Path(args.out)
     if out.exists():
         raise SystemExit(f"{out} exists; give a new directory")
@@ -54,4 +56,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting_errors("dagger_failures", main))

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from daml.cli import run_reporting_errors
+from daml.commands import count as count_type
 from daml.data import DemoDataset, load_episode
 
 
@@ -59,11 +61,11 @@ def _ffv1_size_and_read_s(frames: np.ndarray, directory: Path) -> tuple[int, flo
     return path.stat().st_size, seconds
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True)
-    parser.add_argument("--episodes", type=int, default=50)
-    args = parser.parse_args()
+    parser.add_argument("--episodes", type=count_type, default=50)
+    args = parser.parse_args(argv)
     dataset = DemoDataset(args.data)
     count = min(args.episodes, len(dataset))
     sizes = {"npz compressed (daml)": 0, "npz uncompressed": 0, "FFV1 video + npz arrays": 0}
@@ -105,4 +107,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting_errors("dataset_io", main))

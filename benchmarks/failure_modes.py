@@ -46,6 +46,8 @@ import sim
 from daml import OBS_IMAGE_KEY, OBS_STATE_KEY
 from daml.adapt import adapt_from_frames, adapt_from_robot_demo, load_learner
 from daml.checkpoint import check_task, load_checkpoint
+from daml.cli import run_reporting_errors
+from daml.commands import count, seed
 from daml.commands.eval import DatasetCases
 
 MOVED_M = 0.02  # x/y displacement that counts as "moved"
@@ -141,12 +143,12 @@ def classify(env, policy, case) -> Rollout:
     return Rollout("wrong object" if moved.any() else "nothing moved", *measures)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", required=True, help="DAML meta checkpoint")
     parser.add_argument("--data", required=True, help="dataset dir (e.g. data/push_test)")
-    parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0, help="as `daml eval --seed`")
+    parser.add_argument("--episodes", type=count, default=100)
+    parser.add_argument("--seed", type=seed, default=0, help="as `daml eval --seed`")
     parser.add_argument(
         "--robot-demo",
         action="store_true",
@@ -155,16 +157,14 @@ def main() -> None:
     )
     parser.add_argument(
         "--inner-steps",
-        type=int,
+        type=count,
         help="adaptation steps at test time (default: the checkpoint's meta.inner_steps), with "
         "its learned step sizes",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     learner, _ = load_learner(args.checkpoint)
     if args.inner_steps is not None:
-        if args.inner_steps < 1:
-            parser.error(f"--inner-steps must be >= 1, got {args.inner_steps}")
         learner.meta_config = replace(learner.meta_config, inner_steps=args.inner_steps)
     cases = DatasetCases(sim, args.data, args.episodes, args.seed)
     check_task(
@@ -252,4 +252,4 @@ def final_distance_summary(final: dict[str, list[float]]) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting_errors("failure_modes", main))

@@ -22,6 +22,8 @@ import torch
 from torch.func import grad
 
 from daml.adapt import load_learner
+from daml.cli import run_reporting_errors
+from daml.commands import count as count_type
 from daml.copy_step import clip_bound, copy_steps
 from daml.data import DemoDataset, MetaBatch
 from daml.meta import ALPHA_PREFIX, PSI_PREFIX, inner_objective, theta_of, validation_losses
@@ -46,13 +48,16 @@ def clipped_shares(learner, batch: MetaBatch) -> dict[str, tuple[int, float, flo
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", required=True, help="DAML meta checkpoint")
     parser.add_argument("--data", required=True, help="dataset dir (validation)")
-    parser.add_argument("--episodes", type=int, default=48)
+    parser.add_argument("--episodes", type=count_type, default=48)
     parser.add_argument("--clips", type=float, nargs="*", default=[30.0, 100.0, 1000.0])
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    bad = [clip for clip in args.clips if not 0 < clip < float("inf")]
+    if bad:
+        parser.error(f"--clips must be positive numbers, got {bad[0]:g}")
     torch.set_num_threads(1)
     learner, _ = load_learner(args.checkpoint)
     if learner.meta_config.inner_source != "human_video" or learner.meta_config.inner_steps < 1:
@@ -77,4 +82,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting_errors("inner_step_saturation", main))

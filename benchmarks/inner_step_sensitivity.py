@@ -22,10 +22,13 @@ import torch
 import sim
 from daml.adapt import adapt_from_frames, load_learner
 from daml.checkpoint import check_task, load_checkpoint
+from daml.cli import run_reporting_errors
+from daml.commands import count, seed
 from daml.commands.eval import DatasetCases, SimCases
+from daml.errors import ConfigError
 from daml.evaluate import EvalReport, evaluate
 from daml.meta import ALPHA_PREFIX, Learner
-from daml.output_path import write_bytes_atomic
+from daml.output_path import check_output_file, write_bytes_atomic
 
 
 def parse_setting(text: str) -> tuple[int, float]:
@@ -33,10 +36,10 @@ def parse_setting(text: str) -> tuple[int, float]:
     try:
         steps, scale = text.split("x")
         parsed = int(steps), float(scale)
-    except ValueError as exc:
-        raise SystemExit(f"bad setting {text!r}: use KxSCALE, e.g. 1x1.0 or 2x0.5") from exc
-    if parsed[0] < 1 or parsed[1] <= 0:
-        raise SystemExit(f"bad setting {text!r}: need K >= 1 and SCALE > 0")
+    except ValueError:
+        raise ConfigError(f"bad setting {text!r}: use KxSCALE, e.g. 1x1.0 or 2x0.5") from None
+    if not (parsed[0] >= 1 and 0 < parsed[1] < float("inf")):
+        raise ConfigError(f"bad setting {text!r}: need K >= 1 and SCALE > 0")
     return parsed
 
 
@@ -50,17 +53,18 @@ def with_inner_step(learner: Learner, steps: int, scale: float) -> Learner:
     return Learner(learner.model_config, meta, params)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument(
         "--data", required=True, help="validation dataset (daml collect --split val)"
     )
-    parser.add_argument("--variations", type=int, default=150, help="sampled val variations too")
-    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--variations", type=count, default=150, help="sampled val variations too")
+    parser.add_argument("--seed", type=seed, default=11)
     parser.add_argument("--settings", nargs="+", default=["1x1.0", "1x0.75", "1x1.25", "2x1.0"])
     parser.add_argument("--out", help="write the results as JSON here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    settings = [(text, *parse_setting(text)) for text in args.settings]  # checked before work
     torch.set_num_threads(1)
     learner, _ = load_learner(args.checkpoint, torch.device("cpu"))
     data_cases = DatasetCases(sim, args.data, None, 0)
@@ -70,13 +74,14 @@ def main() -> None:
         args.checkpoint,
         "pass a checkpoint and --data of one task",
     )
+    if args.out:
+        check_output_file(args.out)
     sampled = SimCases(data_cases.task, "val", args.variations, args.seed, data_cases.env_config)
     rows = []
     print(
         "| inner steps x alpha scale | success | 95% CI | seconds |\n| --- | ---: | ---: | ---: |"
     )
-    for text in args.settings:
-        steps, scale = parse_setting(text)
+    for text, steps, scale in settings:
         variant, start, episodes = with_inner_step(learner, steps, scale), time.perf_counter(), []
         for cases in (data_cases, sampled):
             episodes += evaluate(
@@ -102,4 +107,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting_errors("inner_step_sensitivity", main))

@@ -22,10 +22,13 @@ from dataclasses import replace
 
 import torch
 
+from daml.cli import run_reporting_errors
+from daml.commands import count, threads
 from daml.config import RunConfig
 from daml.data import MetaBatch
 from daml.errors import DamlError
 from daml.meta import Learner, meta_loss, meta_loss_per_task, trainable_params
+from daml.torch_setup import resolve_device
 
 PATHS: dict[str, Callable] = {"vmap": meta_loss, "loop": meta_loss_per_task}
 
@@ -75,32 +78,34 @@ def machine(device: torch.device) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--tasks", type=int, nargs="+", default=[4, 16, 64], help="meta-batch sizes"
+        "--tasks", type=count, nargs="+", default=[4, 16, 64], help="meta-batch sizes"
     )
-    parser.add_argument("--frames", type=int, default=40, help="T frames per demo")
-    parser.add_argument("--image-px", type=int, default=64, help="square image side")
+    parser.add_argument("--frames", type=count, default=40, help="T frames per demo")
+    parser.add_argument("--image-px", type=count, default=64, help="square image side")
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=list(PATHS))
     parser.add_argument("--first-order", action="store_true", help="first-order inner step")
     parser.add_argument("--warmup", type=int, default=1, help="untimed meta-steps per case")
-    parser.add_argument("--repeats", type=int, default=3, help="timed meta-steps per case")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--repeats", type=count, default=3, help="timed meta-steps per case")
+    parser.add_argument("--threads", type=threads, help="torch CPU threads (default: torch's)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda")
     parser.add_argument(
         "--config", help="JSON run config whose model and meta sections to time (default: defaults)"
     )
     args = parser.parse_args(argv)
+    if args.warmup < 0:
+        parser.error(f"--warmup must be >= 0, got {args.warmup}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
     try:
+        device = resolve_device(args.device)
         run_config = RunConfig.load(args.config) if args.config else RunConfig()
-    except DamlError as error:  # a missing or bad config: one line, exit 2, as the CLI does
-        print(f"meta_throughput: {error}", file=sys.stderr)
+        model_config = replace(run_config.model, image_px=args.image_px, episode_steps=args.frames)
+        meta_config = replace(run_config.meta, second_order=not args.first_order)
+    except DamlError as error:  # a bad device, config or size: one line, exit 2, as the CLI does
+        print(f"meta_throughput: error: {error}", file=sys.stderr)
         return 2
-    model_config = replace(run_config.model, image_px=args.image_px, episode_steps=args.frames)
-    meta_config = replace(run_config.meta, second_order=not args.first_order)
     model_name = f"model of {args.config}" if args.config else "default model"
     learner = Learner.create(model_config, meta_config, seed=0).to(device)
     order = "first" if args.first_order else "second"
@@ -121,4 +126,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_reporting_errors("meta_throughput", main))

@@ -26,6 +26,8 @@ import time
 import numpy as np
 
 import sim
+from daml.cli import run_reporting_errors
+from daml.commands import seed
 from sim.experts import DESCENT_STEPS
 
 
@@ -62,7 +64,7 @@ def noisy_demos(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="push", choices=sim.TASKS)
     parser.add_argument("--variations", type=int, default=200, help="train scenes per setting")
     parser.add_argument("--action-noise", type=float, default=0.2, help="DART noise, action units")
@@ -86,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         default=["plan"],
         help="pick_place: the expert that plans once (plan) or re-plans every step (replan)",
     )
-    parser.add_argument("--seed", type=int, default=123, help="draws the scenes")
-    parser.add_argument("--episode-seed", type=int, default=1000, help="env/noise seed of scene 0")
+    parser.add_argument("--seed", type=seed, default=123, help="draws the scenes")
+    parser.add_argument("--episode-seed", type=seed, default=1000, help="env/noise seed of scene 0")
     args = parser.parse_args(argv)
     if args.variations < 1:
         parser.error(f"--variations must be >= 1, got {args.variations}")
@@ -121,4 +123,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_reporting_errors("noisy_expert", main))

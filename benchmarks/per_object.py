@@ -23,7 +23,26 @@ from pathlib import Path
 import numpy as np
 
 import sim
+from daml.cli import run_reporting_errors
+from daml.commands import count, seed
 from daml.data import episode_path, load_episode
+from daml.errors import DataError
+
+
+def read_bench_report(path: Path, method: str) -> dict:
+    """A `daml bench` report.json holding results of `method`; one-line DataError if not."""
+    if not path.is_file():
+        raise DataError(f"report {path} does not exist")
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"{path}: not a readable daml bench report ({error})") from None
+    results = report.get("results") if isinstance(report, dict) else None
+    if not isinstance(results, dict):
+        raise DataError(f"{path}: not a daml bench report (no results)")
+    if not isinstance(results.get(method), dict):
+        raise DataError(f"{path} has no results of method {method!r}; it has {sorted(results)}")
+    return report
 
 
 def per_object_outcomes(report: dict, task: str, method: str, data: Path) -> dict[int, list[bool]]:
@@ -57,16 +76,20 @@ def worst_tenth_failure_share(successes: np.ndarray, episodes: np.ndarray) -> fl
     return float(failures[worst].sum() / failures.sum())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--report", required=True, help="daml bench report.json")
     parser.add_argument("--data", required=True, help="the bench's --data; may hold {task}")
     parser.add_argument("--method", default="daml")
-    parser.add_argument("--worst", type=int, default=5, help="list this many worst objects")
-    parser.add_argument("--samples", type=int, default=5000, help="simulated benchmarks")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    report = json.loads(Path(args.report).read_text())
+    parser.add_argument("--worst", type=count, default=5, help="list this many worst objects")
+    parser.add_argument("--samples", type=count, default=5000, help="simulated benchmarks")
+    parser.add_argument("--seed", type=seed, default=0)
+    args = parser.parse_args(argv)
+    report = read_bench_report(Path(args.report), args.method)
+    for task in report["results"][args.method]:
+        data = Path(args.data.replace("{task}", task))
+        if not data.is_dir():
+            raise DataError(f"dataset directory {data} (--data for {task}) does not exist")
     rng = np.random.default_rng(args.seed)
     print(
         "| task | objects | success | dispersion chi2 (dof) | p, success independent of object "
@@ -97,4 +120,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting_errors("per_object", main))

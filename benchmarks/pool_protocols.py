@@ -19,6 +19,7 @@ from pathlib import Path
 
 from val_protocol import read_report
 
+from daml.cli import run_reporting_errors
 from daml.paired import discordant_counts, exact_mcnemar
 
 
@@ -28,6 +29,8 @@ def pooled_outcomes(dirs: list[Path]) -> tuple[dict[str, list[bool]], list[str]]
     source: dict[str, Path] = {}
     notes = []
     for directory in dirs:
+        if not directory.is_dir():
+            raise SystemExit(f"{directory} does not exist (a val_protocol OUT/NAME directory)")
         reports = sorted(directory.glob("*.json"))
         if not reports:
             raise SystemExit(f"{directory}: no val_protocol reports (*.json) there")
@@ -64,7 +67,7 @@ def paired_counts(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--first", nargs="+", required=True, type=Path, help="baseline's dirs")
     parser.add_argument("--second", nargs="+", required=True, type=Path, help="candidate's dirs")
     args = parser.parse_args(argv)
@@ -73,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     for note in first_notes + second_notes:
         print(note)
     n, first_ok, second_ok, only_first, only_second = paired_counts(first, second)
+    if n == 0:
+        raise SystemExit(f"the reports of {len(first)} sets hold no episodes; nothing to compare")
     p = exact_mcnemar(only_first, only_second)
     print(
         f"{len(first)} sets, {n} distinct episodes: second {second_ok} ({second_ok / n:.1%}) vs"
@@ -83,4 +88,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_reporting_errors("pool_protocols", main))

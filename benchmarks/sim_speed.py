@@ -16,6 +16,8 @@ import time
 import numpy as np
 
 import sim
+from daml.cli import run_reporting_errors
+from daml.commands import count, seed
 from sim.experts import desired_position, expert_action, plan
 
 
@@ -68,12 +70,12 @@ def demo_success(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variations", type=int, default=100, help="expert demos per task")
-    parser.add_argument("--pairs", type=int, default=20, help="robot+human pairs per task")
-    parser.add_argument("--speed-episodes", type=int, default=10, help="episodes timed per task")
-    parser.add_argument("--image-px", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=12345)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variations", type=count, default=100, help="expert demos per task")
+    parser.add_argument("--pairs", type=count, default=20, help="robot+human pairs per task")
+    parser.add_argument("--speed-episodes", type=count, default=10, help="episodes timed per task")
+    parser.add_argument("--image-px", type=count, default=64)
+    parser.add_argument("--seed", type=seed, default=12345)
     args = parser.parse_args(argv)
     config = sim.EnvConfig(image_px=args.image_px)
     print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
@@ -101,4 +103,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_reporting_errors("sim_speed", main))

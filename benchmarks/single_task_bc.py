@@ -22,7 +22,10 @@ import torch
 
 import sim
 from daml.adapt import AdaptedPolicy
+from daml.cli import run_reporting_errors
+from daml.commands import count, seed
 from daml.config import MetaConfig, ModelConfig, RunConfig
+from daml.errors import ConfigError
 from daml.evaluate import rollout
 from daml.meta import Learner, bc_losses, build_model, theta_of
 from daml.train import state_statistics
@@ -40,7 +43,10 @@ def record_demos(
         if demo["success"]:
             demos.append(demo)
         if seed - first_seed > 4 * count:
-            raise RuntimeError(f"the expert keeps failing on {variation}")
+            raise ConfigError(
+                f"the expert succeeded in only {len(demos)} of {seed - first_seed} demos of "
+                f"{variation}; lower --action-noise"
+            )
     return demos
 
 
@@ -91,21 +97,21 @@ def closed_loop_success(env, policy: AdaptedPolicy, variation, seeds: list[int])
     return sum(rollout(env, policy, variation, seed)[0] for seed in seeds)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="push", choices=sim.TASKS)
-    parser.add_argument("--variations", type=int, default=2, help="scenes, each its own policy")
-    parser.add_argument("--demos", type=int, default=48, help="expert demos per scene")
-    parser.add_argument("--steps", type=int, default=800, help="BC steps (batch of 8 demos)")
-    parser.add_argument("--rollouts", type=int, default=30, help="closed-loop trials per scene")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--variations", type=count, default=2, help="scenes, each its own policy")
+    parser.add_argument("--demos", type=count, default=48, help="expert demos per scene")
+    parser.add_argument("--steps", type=count, default=800, help="BC steps (batch of 8 demos)")
+    parser.add_argument("--rollouts", type=count, default=30, help="closed-loop trials per scene")
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument(
         "--action-noise",
         type=float,
         default=0.0,
         help="DART noise std (action units) while recording the demos; labels stay clean",
     )
-    parser.add_argument("--image-px", type=int, default=64, help="camera image side")
+    parser.add_argument("--image-px", type=count, default=64, help="camera image side")
     parser.add_argument(
         "--conv-strides",
         default="2,2,1",
@@ -118,9 +124,14 @@ def main() -> None:
         help="encoder dilation per conv layer (comma-separated; empty: 1 each), e.g. 1,1,2 "
         "with --conv-strides 2,1,1: the default encoder's receptive fields on a 2x finer map",
     )
-    args = parser.parse_args()
-    strides = tuple(int(s) for s in args.conv_strides.split(","))
-    dilations = tuple(int(d) for d in args.conv_dilations.split(",") if d)
+    args = parser.parse_args(argv)
+    try:
+        strides = tuple(int(s) for s in args.conv_strides.split(","))
+        dilations = tuple(int(d) for d in args.conv_dilations.split(",") if d)
+    except ValueError:
+        parser.error("--conv-strides and --conv-dilations take comma-separated whole numbers")
+    # the encoder train_bc builds, checked before any demo is recorded (ConfigError: one line)
+    ModelConfig(image_px=args.image_px, conv_strides=strides, conv_dilations=dilations)
     torch.set_num_threads(1)
     rng = np.random.default_rng(args.seed)
     rows = []
@@ -154,4 +165,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting_errors("single_task_bc", main))

@@ -30,7 +30,10 @@ import torch
 from torch.func import functional_call
 
 from daml.adapt import adapt_from_frames, adapt_from_robot_demo, load_learner, prepare_frames
+from daml.cli import run_reporting_errors
+from daml.commands import count as count_type
 from daml.data import DemoDataset
+from daml.errors import DataError
 from daml.meta import normalise_states, policy_pass, theta_of
 
 
@@ -70,17 +73,21 @@ def ridge_cv_rmse(
     return np.sqrt((errors**2).mean(0))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", required=True, help="DAML (or MIL) meta checkpoint")
     parser.add_argument("--data", required=True, help="pick_place dataset dir")
-    parser.add_argument("--episodes", type=int, default=400)
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--episodes", type=count_type, default=400)
+    parser.add_argument("--folds", type=count_type, default=5)
     parser.add_argument("--ridge", type=float, default=1e-3, help="L2 penalty per sample")
     parser.add_argument(
         "--robot-demo", action="store_true", help="adapt on the robot demo (MIL oracle)"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.folds < 2:
+        parser.error(f"--folds must be >= 2, got {args.folds}")
+    if not 0 <= args.ridge < float("inf"):
+        parser.error(f"--ridge must be >= 0, got {args.ridge}")
     if args.episodes < 2 * args.folds:
         parser.error(f"--episodes must be >= 2 * --folds ({2 * args.folds})")
     torch.set_num_threads(1)
@@ -89,7 +96,8 @@ def main() -> None:
     theta = theta_of(learner.params)
     started = time.perf_counter()
     rows: dict[str, list[np.ndarray]] = {"grasp": [], "p0": [], "h0": [], "pa": [], "ha": []}
-    for index in range(min(args.episodes, len(dataset))):
+    read = min(args.episodes, len(dataset))
+    for index in range(read):
         episode = dataset[index]
         grasp = grasp_point(episode.robot_states, episode.robot_actions)
         if grasp is None:
@@ -107,6 +115,11 @@ def main() -> None:
             points, hidden = first_frame_features(learner, params, frames, states)
             rows["p" + key].append(points)
             rows["h" + key].append(hidden)
+    if len(rows["grasp"]) < 2 * args.folds:
+        raise DataError(
+            f"only {len(rows['grasp'])} of {read} episodes of {args.data} close the gripper; the "
+            f"probe needs >= 2 * --folds ({2 * args.folds}): give more pick_place episodes"
+        )
     data = {key: np.stack(value) for key, value in rows.items()}
     count = len(data["grasp"])
     source = "robot demo" if args.robot_demo else "human video"
@@ -129,4 +142,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting_errors("target_probe", main))

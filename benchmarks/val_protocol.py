@@ -25,7 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from daml.checkpoint import file_sha256
+from daml.checkpoint import check_task, file_sha256, load_checkpoint
+from daml.cli import run_reporting_errors
+from daml.commands import count, seed
+from daml.data import DemoDataset
+from daml.errors import ConfigError
+from daml.output_path import check_output_folder
 from daml.paired import discordant_counts, exact_mcnemar
 
 DEFAULT_SAMPLED = ("11:150", "12:200", "13:300", "14:400")
@@ -121,6 +126,33 @@ def parse_named(values: list[str]) -> dict[str, str]:
     return named
 
 
+def parse_sampled(values: list[str]) -> list[EpisodeSet]:
+    """["SEED:COUNT", ...] -> the sampled EpisodeSets; ConfigError (one line) if one is not."""
+    sets = []
+    for value in values:
+        try:
+            seed_text, count_text = value.split(":")
+            sets.append(EpisodeSet(seed(seed_text), count(count_text)))
+        except (ValueError, argparse.ArgumentTypeError) as error:
+            detail = f": {error}" if isinstance(error, argparse.ArgumentTypeError) else ""
+            raise ConfigError(f"--sampled takes SEED:COUNT pairs, got {value!r}{detail}") from None
+    names = [episodes.name for episodes in sets]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"--sampled gives the same set twice: {', '.join(repeated)}")
+    return sets
+
+
+def check_inputs(task: str, data: str, named: dict[str, str]) -> None:
+    """ConfigError / DataError (one line) unless --data is a `task` dataset and every checkpoint
+    loads and was meta-trained on `task` (where it records its task): checked before any work."""
+    manifest = DemoDataset(data).manifest
+    if manifest.task != task:
+        raise ConfigError(f"--data {data} holds {manifest.task} episodes, not {task}")
+    for path in named.values():
+        check_task(load_checkpoint(path), task, path)
+
+
 def successes_by_set(out_dir: Path, names: list[str], sets: list[str]) -> dict:
     """{name: {set: [bool per episode]}} read from the JSON reports."""
     table = {}
@@ -154,8 +186,8 @@ def print_table(table: dict, sets: list[str]) -> None:
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", required=True, choices=("pick_place", "push"))
     parser.add_argument("--data", required=True, help="validation dataset dir")
     parser.add_argument(
@@ -164,18 +196,15 @@ def main() -> None:
     parser.add_argument(
         "--sampled", nargs="*", default=list(DEFAULT_SAMPLED), help="SEED:COUNT sampled val sets"
     )
-    parser.add_argument("--workers", type=int, default=2, help="eval processes at a time")
+    parser.add_argument("--workers", type=count, default=2, help="eval processes at a time")
     parser.add_argument("--out", required=True, help="dir for the per-set JSON reports")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     named = parse_named(args.checkpoint)
-    try:
-        sampled = [EpisodeSet(int(s), int(c)) for s, c in (v.split(":") for v in args.sampled)]
-    except ValueError:
-        parser.error(f"--sampled takes SEED:COUNT pairs, got {args.sampled}")
-    sets = [EpisodeSet(), *sampled]
-    out_dir = Path(args.out)
+    sets = [EpisodeSet(), *parse_sampled(args.sampled)]
+    check_inputs(args.task, args.data, named)  # before any work or write
+    out_dir = check_output_folder(args.out, "--out")
     jobs = pending_jobs(args.task, args.data, named, sets, out_dir)
-    with ThreadPoolExecutor(max(1, args.workers)) as pool:
+    with ThreadPoolExecutor(args.workers) as pool:
         for out, code, seconds in pool.map(_run_one, jobs):
             if code != 0:
                 raise SystemExit(f"daml eval for {out} failed with exit code {code}")
@@ -185,4 +214,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting_errors("val_protocol", main))

@@ -18,6 +18,9 @@ import numpy as np
 import torch
 
 from daml.adapt import adapt_from_frames
+from daml.checkpoint import load_checkpoint
+from daml.cli import run_reporting_errors
+from daml.commands import count as count_type
 from daml.data import DemoDataset
 
 
@@ -32,24 +35,26 @@ def xy_error(policy, episode, steps: int) -> float:
     return float(((predicted[:, :2] - episode.robot_actions[:steps, :2]) ** 2).mean())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="held-out dataset (val or test split)")
     parser.add_argument("--checkpoint", required=True, help="DAML meta checkpoint")
     parser.add_argument("--bc-checkpoint", required=True, help="plain-BC checkpoint")
-    parser.add_argument("--episodes", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=8)
-    args = parser.parse_args()
+    parser.add_argument("--episodes", type=count_type, default=16)
+    parser.add_argument("--steps", type=count_type, default=8)
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     dataset = DemoDataset(args.data)
+    meta = load_checkpoint(args.checkpoint, kind="meta")  # both read once, before any work
+    bc = load_checkpoint(args.bc_checkpoint, kind="meta")
     count = min(args.episodes, len(dataset))
     errors: dict[str, list[float]] = {"own video": [], "other video": [], "plain BC": []}
     for index in range(count):
         episode, other = dataset[index], dataset[(index + 1) % len(dataset)]
         policies = {
-            "own video": adapt_from_frames(args.checkpoint, episode.human_frames),
-            "other video": adapt_from_frames(args.checkpoint, other.human_frames),
-            "plain BC": adapt_from_frames(args.bc_checkpoint, episode.human_frames),
+            "own video": adapt_from_frames(meta, episode.human_frames),
+            "other video": adapt_from_frames(meta, other.human_frames),
+            "plain BC": adapt_from_frames(bc, episode.human_frames),
         }
         for name, policy in policies.items():
             errors[name].append(xy_error(policy, episode, args.steps))
@@ -66,4 +71,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting_errors("video_conditioning", main))

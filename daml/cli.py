@@ -15,6 +15,7 @@ import argparse
 import importlib
 import signal
 import sys
+from collections.abc import Callable
 
 from daml.errors import DamlError
 
@@ -55,12 +56,23 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 2
+    return run_reporting_errors(f"daml {args.command}", lambda: args._run(args))
+
+
+def run_reporting_errors(prog: str, run: Callable[[], int | None]) -> int:
+    """Call `run()` and return its exit code (None: 0), as `daml` runs a subcommand.
+
+    A daml/sim error or an OSError becomes one line on stderr, "PROG: error: MESSAGE", and
+    exit code 2; Ctrl-C or a stop signal (daml.graceful_stop.Stopped) one line and 128 + the
+    signal's number. Anything else is a bug and propagates with its traceback. The benchmark
+    scripts run their main() through this too, so bad input fails there as it does in `daml`.
+    """
     try:
-        return int(args._run(args) or 0)
+        return int(run() or 0)
     except Exception as error:
         if not (_is_user_error(error) or isinstance(error, OSError)):
             raise
-        print(f"daml {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        print(f"{prog}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as error:  # Ctrl-C, or daml.graceful_stop.Stopped (SIGINT / SIGTERM)
         signum = getattr(error, "signum", signal.SIGINT)
@@ -69,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             if signum == signal.SIGINT
             else f"stopped by {signal.Signals(signum).name}"
         )
-        print(f"daml {args.command}: {how}", file=sys.stderr)
+        print(f"{prog}: {how}", file=sys.stderr)
         return 128 + signum
 
 

@@ -25,29 +25,35 @@ def check_count(flag: str, value: int) -> int:
     return value
 
 
+def count(text: str) -> int:
+    """argparse type of a count (episodes, repeats, steps, variations): a whole number in
+    [1, MAX_VARIATIONS], so that zero or a negative count fails in one usage line."""
+    return _whole_number(text, 1, MAX_VARIATIONS)
+
+
 def seed(text: str) -> int:
     """argparse type of every --seed: a whole number in [0, MAX_SEED] (numpy's seeding refuses
     negatives and torch's Generator numbers past 64 bits; 32 bits are every seed the project's
     runs have used, and fit every consumer with room to spare)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be in [0, {MAX_SEED}], got {value}")
-    return value
+    return _whole_number(text, 0, MAX_SEED)
 
 
 def threads(text: str) -> int:
     """argparse type of every --threads: 1 to MAX_THREADS_PER_CORE per CPU core (more only
     thrashes, and far more makes OpenBLAS fail to start its threads)."""
+    return _whole_number(text, 1, MAX_THREADS_PER_CORE * (os.cpu_count() or 1), " on this machine")
+
+
+def _whole_number(text: str, low: int, high: int, where: str = "") -> int:
+    """`text` as an int in [low, high], else argparse.ArgumentTypeError saying what was wanted."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    most = MAX_THREADS_PER_CORE * (os.cpu_count() or 1)
-    if not 1 <= value <= most:
-        raise argparse.ArgumentTypeError(f"must be in [1, {most}] on this machine, got {value}")
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number >= {low}, got {text!r}"
+        ) from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be in [{low}, {high}]{where}, got {value}")
     return value
 
 
