@@ -53,6 +53,7 @@ class StubBridge:
 
     def __init__(self, connected: bool) -> None:
         self.connected, self.connections, self.stops = connected, 1, 0
+        self.server_errors, self.last_server_error = 0, None
 
     def input_ages(self) -> tuple[None, None]:
         return None, None

@@ -17,6 +17,16 @@ from daml.cli import main
 from daml.graceful_stop import Stopped, on_stop_signals, stop_after_the_step
 
 
+@pytest.fixture(autouse=True)
+def sigint_as_in_a_terminal():
+    """SIGINT handled by Python, as in a terminal. A shell starts a background job (`pytest &`,
+    some CI runners) with SIGINT ignored, which daml.graceful_stop rightly leaves ignored, so
+    these tests would see no Ctrl-C at all."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture
 def signal_during_step(monkeypatch):
     """signal_during_step(signum, step): raise `signum` inside meta-step number `step` (1-based),
