@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 def exact_mcnemar(only_first: int, only_second: int) -> float:
     """Two-sided exact McNemar p-value from the two discordant counts (a binomial test at 1/2)."""
+    only_first, only_second = int(only_first), int(only_second)  # numpy ints overflow 2**n
     if only_first < 0 or only_second < 0:
         raise ValueError(f"discordant counts must be >= 0, got {only_first}, {only_second}")
     n = only_first + only_second
@@ -24,6 +25,7 @@ def exact_mcnemar(only_first: int, only_second: int) -> float:
 
 def discordant_counts(first: Sequence[bool], second: Sequence[bool]) -> tuple[int, int]:
     """(episodes only `first` solved, episodes only `second` solved), paired by position."""
-    only_first = sum(x and not y for x, y in zip(first, second, strict=True))
-    only_second = sum(y and not x for x, y in zip(first, second, strict=True))
+    pairs = [(bool(x), bool(y)) for x, y in zip(first, second, strict=True)]
+    only_first = sum(x and not y for x, y in pairs)
+    only_second = sum(y and not x for x, y in pairs)
     return only_first, only_second

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from daml.adapt import (
+    adapt_from_demos,
     adapt_from_frames,
     load_adapted,
     load_learner,
@@ -161,6 +162,42 @@ def test_cli_adapt_from_video(tmp_path, checkpoint, val_episodes, capsys):
     assert policy.info["source"] == str(video)
     action = policy.act(val_episodes[0].robot_frames[0], val_episodes[0].robot_states[0])
     assert action.shape == (4,)
+
+
+def test_several_demos_adapt_to_the_mean_of_their_adapted_weights(checkpoint, val_episodes):
+    clips = [episode.human_frames for episode in val_episodes[:3]]
+    singles = [adapt_from_frames(checkpoint, clip) for clip in clips]
+    one = adapt_from_demos(checkpoint, clips[:1])
+    assert all(torch.equal(one.params[k], singles[0].params[k]) for k in one.params)
+    assert "demos" not in one.info
+    three = adapt_from_demos(checkpoint, clips, source="three takes")
+    for name, value in three.params.items():
+        mean = sum(single.params[name] for single in singles) / 3
+        torch.testing.assert_close(value, mean, rtol=1e-6, atol=1e-7)
+    assert three.info["demos"] == 3 and three.info["source"] == "three takes"
+    assert any(not torch.equal(three.params[k], one.params[k]) for k in one.params)
+    with pytest.raises(DataError, match="one or more human demos"):
+        adapt_from_demos(checkpoint, [])
+    with pytest.raises(DataError, match=r"got shape \(1, 16, 16, 3\) \(demo 2 of 2\)"):
+        adapt_from_demos(checkpoint, [clips[0], clips[1][:1]])
+
+
+def test_cli_adapt_from_several_videos_averages_them(tmp_path, checkpoint, val_episodes, capsys):
+    from daml.video import write_video
+
+    videos = [
+        str(write_video(tmp_path / f"take{i}.mp4", val_episodes[i].human_frames, fps=10))
+        for i in range(2)
+    ]
+    out = tmp_path / "adapted.pt"
+    args = ["adapt", "--checkpoint", str(checkpoint), "--video", *videos, "--out", str(out)]
+    assert main(args) == 0
+    assert f"on {videos[0]} + {videos[1]} (2 videos averaged) in" in capsys.readouterr().out
+    policy = load_adapted(out)
+    assert policy.info["source"] == " + ".join(videos) and policy.info["demos"] == 2
+    assert main([*args[:-3], str(tmp_path / "missing.mp4"), "--out", str(out)]) == 2
+    assert "missing.mp4: no such file" in capsys.readouterr().err
+    assert load_adapted(out).info["demos"] == 2  # the policy already there is kept
 
 
 def cli_error(capsys, args: list[str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from daml.paired import discordant_counts, exact_mcnemar
@@ -27,3 +28,14 @@ def test_discordant_counts_pair_by_position_and_refuse_unequal_lengths():
     assert exact_mcnemar(*discordant_counts(first, second)) == 1.0
     with pytest.raises(ValueError):
         discordant_counts(first, second[:-1])
+
+
+def test_numpy_outcomes_and_counts_give_the_same_p_value():
+    """np.int64 counts made 2**n overflow past 63 discordant episodes (p came out 1.0), and
+    numpy bool outcomes gave np.int64 counts."""
+    first = np.array([True] * 47 + [False] * 29 + [True] * 10)
+    second = np.array([False] * 47 + [True] * 29 + [True] * 10)
+    counts = discordant_counts(first, second)
+    assert counts == (47, 29) and all(type(c) is int for c in counts)
+    assert exact_mcnemar(np.int64(47), np.int64(29)) == pytest.approx(0.0505, abs=1e-4)
+    assert exact_mcnemar(*counts) == exact_mcnemar(47, 29)
