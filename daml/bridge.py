@@ -226,7 +226,8 @@ class RosBridge:
             self.server_errors += 1
             self.last_server_error = text
             first = text not in self._logged_server_errors and len(self._logged_server_errors) < 100
-            self._logged_server_errors.add(text)
+            if first:  # (at most 100 texts kept: a server may number its messages)
+                self._logged_server_errors.add(text)
         if first:
             LOG.warning("rosbridge %s: %s", level, text)
 

@@ -411,3 +411,30 @@ def test_an_http_server_is_named_in_one_error_without_autobahns_retry_lines(capf
     assert "dropping connection" not in capfd.readouterr().err
     assert not [r for r in caplog.records if r.name.startswith(("autobahn", "daml.bridge"))
                 and r.levelno >= 30]  # fmt: skip
+
+
+def test_status_messages_are_counted_and_each_text_logged_once_up_to_a_cap():
+    """A server that numbers its messages must not grow the set of logged texts without end."""
+    import logging
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            warnings.append(record.getMessage())
+
+    warnings: list[str] = []
+    bridge, logger, keep = (
+        RosBridge(load_launch_config(CONFIG_PATH)),
+        logging.getLogger("daml.bridge"),
+        Keep(logging.WARNING),
+    )
+    logger.addHandler(keep)
+    try:
+        for number in range(150):
+            bridge._on_status({"op": "status", "level": "error", "msg": f"refused #{number}"})
+        bridge._on_status({"op": "status", "level": "error", "msg": "refused #0"})
+        bridge._on_status({"op": "status", "level": "info", "msg": "fyi"})
+    finally:
+        logger.removeHandler(keep)
+    assert len(warnings) == 100 and warnings[0] == "rosbridge error: refused #0"
+    assert bridge.server_errors == 151 and bridge.last_server_error == "refused #0"
+    assert len(bridge._logged_server_errors) == 100
