@@ -42,10 +42,12 @@ def variation_outcomes(
     videos: int,
     starts: int,
     average: bool = False,
+    vary: str = "both",
 ) -> dict:
     """Variation `index`'s V x K rollouts: {"success": bool (V, K), "final_xy": (V, K, 2) the
     target's final x/y, "goal_xy": (2,), "averaged": bool (K,) the rollouts of the policy whose
-    weights are the mean of the V adapted ones (all False unless `average`)}."""
+    weights are the mean of the V adapted ones (all False unless `average`)}. `vary` says what
+    videos 1.. change from video 0: "both" (look and demonstrator seed), "look" or "seed"."""
     import torch
 
     from daml.adapt import adapt_from_demos, adapt_from_frames, load_learner
@@ -60,7 +62,8 @@ def variation_outcomes(
             raise DataError(f"the human demonstrator failed variation {index}")
         variation, clips = first["variation"], [first["frames"]]
         for video in range(1, videos):
-            clips.append(_another_video(env, variation, split, seed_, index, video))
+            keep = {"look": first["look"], "seed": first["human_seed"]}
+            clips.append(_another_video(env, variation, split, seed_, index, video, vary, keep))
         reset_seeds = [case_reset_seed(seed_, index)] + [
             int(np.random.SeedSequence([seed_, index, START_STREAM, k]).generate_state(1)[0])
             for k in range(1, starts)
@@ -92,14 +95,22 @@ def _rollout(env, policy, variation, reset_seed: int) -> tuple[bool, np.ndarray]
     return bool(info["success"]), (lo[:2] + hi[:2]) / 2
 
 
-def _another_video(env, variation, split: str, seed_: int, index: int, video: int) -> np.ndarray:
-    """Human video number `video` (>= 1) of `variation`: a new look and demonstrator seed
-    (re-drawn if the demonstrator fails)."""
+def _another_video(
+    env, variation, split: str, seed_: int, index: int, video: int, vary: str, keep: dict
+) -> np.ndarray:
+    """Human video number `video` (>= 1) of `variation`: a new look and demonstrator seed (the
+    seed draws the demonstrator's start and the camera and light jitter); with `vary` "look" or
+    "seed", only that one is new and the other is video 0's (`keep`). Re-drawn if the
+    demonstrator fails."""
     for attempt in range(10):
         rng = np.random.default_rng(np.random.SeedSequence([seed_, index, VIDEO_STREAM, video,
                                                             attempt]))  # fmt: skip
-        look = sim.sample_look(split, rng)
-        human = sim.human_demo(env, variation, look, seed=int(rng.integers(2**31 - 1)))
+        look, human_seed = sim.sample_look(split, rng), int(rng.integers(2**31 - 1))
+        if vary == "look":
+            human_seed = keep["seed"]
+        elif vary == "seed":
+            look = keep["look"]
+        human = sim.human_demo(env, variation, look, seed=human_seed)
         if human["success"]:
             return human["frames"]
     raise DataError(f"the human demonstrator failed variation {index} ten times")
@@ -173,6 +184,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=seed, default=11, help="as `daml eval --seed`")
     parser.add_argument("--workers", type=count, default=1, help="processes")
     parser.add_argument(
+        "--vary",
+        choices=("both", "look", "seed"),
+        default="both",
+        help="what videos 1.. of a variation change from video 0: the avatar's look and the "
+        "demonstrator's seed (its start, camera and light jitter), or only one of them",
+    )
+    parser.add_argument(
         "--average-videos",
         action="store_true",
         help="also roll out, from the same starts, one policy per variation whose weights are "
@@ -191,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
             args.videos,
             args.starts,
             args.average_videos,
+            args.vary,
         )
         for index in range(args.variations)
     ]
@@ -205,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"{args.checkpoint} on {args.variations} {args.task} {args.split} variations "
         f"(seed {args.seed}), {args.videos} videos x {args.starts} arm starts each"
+        + ("" if args.vary == "both" else f"; its videos differ in {args.vary} only")
     )
     print(report(success, final_xy, goal_xy))
     if args.average_videos:

@@ -57,3 +57,23 @@ def test_a_tiny_run_reports_and_its_first_cases_are_daml_evals(failure_sources, 
     assert daml_main(["eval", *args, "--split", "val", "--out", str(report), "--no-progress"]) == 0
     assert first == json.loads(report.read_text())["successes"]
     assert "of 8 rollouts succeed" in out and "target's final x/y, RMS (cm)" in out
+
+
+def test_videos_that_differ_in_look_only_keep_video_0s_camera(failure_sources):
+    """--vary look: video 1 has video 0's demonstrator seed (start, camera and light jitter)
+    and a new look, so the frames differ only where the avatar is; --vary both differs more."""
+    import sim
+    from daml.commands.eval import sampled_human_demo
+
+    with sim.make_env("push") as env:
+        first = sampled_human_demo(sim, env, "push", "val", 11, 0)
+        keep = {"look": first["look"], "seed": first["human_seed"]}
+        variation = first["variation"]
+        by_look = failure_sources._another_video(env, variation, "val", 11, 0, 1, "look", keep)
+        by_both = failure_sources._another_video(env, variation, "val", 11, 0, 1, "both", keep)
+        by_seed = failure_sources._another_video(env, variation, "val", 11, 0, 1, "seed", keep)
+    changed = {
+        name: (np.abs(video.astype(int) - first["frames"]).sum(axis=-1) > 30).mean()
+        for name, video in (("look", by_look), ("both", by_both), ("seed", by_seed))
+    }
+    assert 0 < changed["look"] < changed["both"] and 0 < changed["seed"]
