@@ -66,8 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     bands = [(name, parse_band(name)) for name in args.bands]  # checked before any work
     torch.set_num_threads(1)
-    learner, config = load_learner(args.checkpoint, torch.device("cpu"))
-    check_task(load_checkpoint(args.checkpoint), args.task, args.checkpoint)
+    checkpoint = load_checkpoint(args.checkpoint, kind="meta")  # read once: learner and task
+    learner, config = load_learner(checkpoint)
+    check_task(checkpoint, args.task, args.checkpoint)
     if args.out:
         check_output_file(args.out)
     env_config = sim.EnvConfig(

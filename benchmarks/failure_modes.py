@@ -163,12 +163,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    learner, _ = load_learner(args.checkpoint)
+    checkpoint = load_checkpoint(args.checkpoint, kind="meta")  # read once: learner and task
+    learner, _ = load_learner(checkpoint)
     if args.inner_steps is not None:
         learner.meta_config = replace(learner.meta_config, inner_steps=args.inner_steps)
     cases = DatasetCases(sim, args.data, args.episodes, args.seed)
     check_task(
-        load_checkpoint(args.checkpoint),
+        checkpoint,
         cases.task,
         args.checkpoint,
         "pass a checkpoint and --data of one task",

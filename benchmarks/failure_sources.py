@@ -18,17 +18,18 @@ rollouts about their video's mean.
 from __future__ import annotations
 
 import argparse
+import functools
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
 import sim
-from daml import OBS_IMAGE_KEY, OBS_STATE_KEY
 from daml.checkpoint import check_task, load_checkpoint
 from daml.cli import run_reporting_errors
 from daml.commands import count, seed
-from daml.commands.eval import case_reset_seed, sampled_human_demo
+from daml.commands.eval import MAX_DEMO_ATTEMPTS, case_reset_seed, sampled_human_demo
 from daml.errors import DataError
+from daml.evaluate import rollout
 
 VIDEO_STREAM, START_STREAM = 3_000_017, 3_000_019  # SeedSequence tags of the extra draws
 
@@ -48,12 +49,9 @@ def variation_outcomes(
     target's final x/y, "goal_xy": (2,), "averaged": bool (K,) the rollouts of the policy whose
     weights are the mean of the V adapted ones (all False unless `average`)}. `vary` says what
     videos 1.. change from video 0: "both" (look and demonstrator seed), "look" or "seed"."""
-    import torch
+    from daml.adapt import adapt_from_demos, adapt_from_frames
 
-    from daml.adapt import adapt_from_demos, adapt_from_frames, load_learner
-
-    torch.set_num_threads(1)
-    learner, _ = load_learner(checkpoint)
+    learner = _learner(checkpoint)
     success = np.zeros((videos, starts), bool)
     final_xy = np.zeros((videos, starts, 2))
     with sim.make_env(task) as env:
@@ -61,8 +59,8 @@ def variation_outcomes(
         if first is None:
             raise DataError(f"the human demonstrator failed variation {index}")
         variation, clips = first["variation"], [first["frames"]]
+        keep = {"look": first["look"], "seed": first["human_seed"]}
         for video in range(1, videos):
-            keep = {"look": first["look"], "seed": first["human_seed"]}
             clips.append(_another_video(env, variation, split, seed_, index, video, vary, keep))
         reset_seeds = [case_reset_seed(seed_, index)] + [
             int(np.random.SeedSequence([seed_, index, START_STREAM, k]).generate_state(1)[0])
@@ -83,16 +81,23 @@ def variation_outcomes(
     return {"success": success, "final_xy": final_xy, "goal_xy": goal_xy, "averaged": averaged}
 
 
+@functools.cache
+def _learner(checkpoint: str):
+    """The checkpoint's Learner, loaded once per worker process (one torch thread each)."""
+    import torch
+
+    from daml.adapt import load_learner
+
+    torch.set_num_threads(1)
+    return load_learner(checkpoint)[0]
+
+
 def _rollout(env, policy, variation, reset_seed: int) -> tuple[bool, np.ndarray]:
-    """One episode from `reset_seed`'s arm start: (success, the target's final x/y (2,))."""
-    obs, _ = env.reset(seed=reset_seed, variation=variation)
-    info = {"success": False}
-    for _step in range(env.episode_steps):
-        obs, _, _, truncated, info = env.step(policy.act(obs[OBS_IMAGE_KEY], obs[OBS_STATE_KEY]))
-        if truncated:
-            break
+    """One episode (daml.evaluate.rollout) from `reset_seed`'s arm start: (success, the
+    target's final x/y (2,))."""
+    success = rollout(env, policy, variation, reset_seed)[0]
     lo, hi = env.scene.target_bounds(env.bullet)
-    return bool(info["success"]), (lo[:2] + hi[:2]) / 2
+    return success, (lo[:2] + hi[:2]) / 2
 
 
 def _another_video(
@@ -102,7 +107,7 @@ def _another_video(
     seed draws the demonstrator's start and the camera and light jitter); with `vary` "look" or
     "seed", only that one is new and the other is video 0's (`keep`). Re-drawn if the
     demonstrator fails."""
-    for attempt in range(10):
+    for attempt in range(MAX_DEMO_ATTEMPTS):
         rng = np.random.default_rng(np.random.SeedSequence([seed_, index, VIDEO_STREAM, video,
                                                             attempt]))  # fmt: skip
         look, human_seed = sim.sample_look(split, rng), int(rng.integers(2**31 - 1))
@@ -113,7 +118,9 @@ def _another_video(
         human = sim.human_demo(env, variation, look, seed=human_seed)
         if human["success"]:
             return human["frames"]
-    raise DataError(f"the human demonstrator failed variation {index} ten times")
+    raise DataError(
+        f"the human demonstrator failed variation {index} {MAX_DEMO_ATTEMPTS} times in a row"
+    )
 
 
 def success_variance(success: np.ndarray) -> dict[str, float]:

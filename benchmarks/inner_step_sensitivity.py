@@ -66,10 +66,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = [(text, *parse_setting(text)) for text in args.settings]  # checked before work
     torch.set_num_threads(1)
-    learner, _ = load_learner(args.checkpoint, torch.device("cpu"))
+    checkpoint = load_checkpoint(args.checkpoint, kind="meta")  # read once: learner and task
+    learner, _ = load_learner(checkpoint)
     data_cases = DatasetCases(sim, args.data, None, 0)
     check_task(
-        load_checkpoint(args.checkpoint),
+        checkpoint,
         data_cases.task,
         args.checkpoint,
         "pass a checkpoint and --data of one task",

@@ -53,10 +53,9 @@ def run(args: argparse.Namespace) -> int:
         _check_episode_task(args.checkpoint, policy.info.get("task"), args.episode, episode)
     policy.save(args.out)
     task = f"{policy.info['task']} model, " if "task" in policy.info else ""
-    shown = " + ".join(args.video) if args.video else args.episode
-    takes = f" ({len(args.video)} videos averaged)" if args.video and len(args.video) > 1 else ""
+    takes = f" ({policy.info['demos']} videos averaged)" if "demos" in policy.info else ""
     print(
-        f"adapted {args.checkpoint} on {shown}{takes} in "
+        f"adapted {args.checkpoint} on {policy.info['source']}{takes} in "
         f"{policy.info['adapt_ms']:.0f} ms -> {args.out} "
         f"({task}image {policy.image_px}px, {policy.episode_steps} steps)"
     )
