@@ -23,6 +23,8 @@ BAD_INPUTS = [
     ("failure_modes", ["--checkpoint", "nope.pt", "--data", "nope"], "does not exist"),
     ("failure_modes", ["--checkpoint", PUSH, "--data", "x", "--episodes", "0"], "must be in"),
     ("inner_step_saturation", ["--checkpoint", PUSH, "--data", "nope"], "does not exist"),
+    ("failure_sources", ["--checkpoint", "nope.pt", "--task", "push"], "nope.pt does not exist"),
+    ("failure_sources", ["--checkpoint", PUSH, "--task", "pick_place"], "meta-trained on push"),
     ("meta_throughput", ["--tasks", "4", "0"], "--tasks: must be in [1,"),
     ("meta_throughput", ["--repeats", "0"], "--repeats: must be in [1,"),
     ("sim_speed", ["--variations", "0", "--pairs", "0", "--speed-episodes", "0"], "must be in"),
