@@ -25,8 +25,9 @@ from daml.adapt import load_learner
 from daml.cli import run_reporting_errors
 from daml.commands import count as count_type
 from daml.copy_step import clip_bound, copy_steps
-from daml.data import DemoDataset, MetaBatch
+from daml.data import DemoDataset
 from daml.meta import ALPHA_PREFIX, PSI_PREFIX, inner_objective, theta_of, validation_losses
+from daml.meta_batch import MetaBatch
 
 
 def clipped_shares(learner, batch: MetaBatch) -> dict[str, tuple[int, float, float]]:

@@ -25,9 +25,9 @@ import torch
 from daml.cli import run_reporting_errors
 from daml.commands import count, threads
 from daml.config import RunConfig
-from daml.data import MetaBatch
 from daml.errors import DamlError
 from daml.meta import Learner, meta_loss, meta_loss_per_task, trainable_params
+from daml.meta_batch import MetaBatch
 from daml.torch_setup import resolve_device
 
 PATHS: dict[str, Callable] = {"vmap": meta_loss, "loop": meta_loss_per_task}

@@ -17,6 +17,7 @@ from daml.errors import ConfigError
 INNER_SOURCES = ("human_video", "robot_demo")  # what the inner step adapts on (MetaConfig)
 AUX_TARGETS = ("final", "grasp")  # what the aux head predicts (MetaConfig.aux_target)
 HUMAN_VIDEO_COLORS = ("rgb", "gray")  # how the inner step sees the human video (MetaConfig)
+HUMAN_TAKES = ("random", "first")  # which human video of a multi-take episode a meta-batch gives
 MAX_SEED = 2**32 - 1  # seeds are 32-bit numbers: torch's, numpy's and the sim's seeding take them
 
 
@@ -197,6 +198,8 @@ class TrainConfig:
     # human video and the robot scene keep matching colours (the whole task is recoloured)
     avatar_hue_jitter: float = 0.0  # like human_hue_jitter, but only the demonstrator's pixels
     # turn (the dataset's avatar masks); the objects keep their colours in the video
+    human_takes: str = "random"  # episodes with several human videos (`daml collect
+    # --human-takes`): "random" adapts on one drawn per step, "first" always on the first
     init_hidden_sizes: tuple[int, ...] = ()  # with init_checkpoint: grow its policy MLP to these
     # widths, keeping what it computes (daml/grow.py); (): the checkpoint's own sizes
     init_conv_channels: tuple[int, ...] = ()  # with init_checkpoint: widen its encoder's conv
@@ -254,6 +257,10 @@ class TrainConfig:
             self.avatar_hue_jitter == 0 or self.human_hue_jitter == 0,
             "train.avatar_hue_jitter and train.human_hue_jitter both recolour the human video; "
             "set at most one",
+        )
+        _require(
+            self.human_takes in HUMAN_TAKES,
+            f"train.human_takes must be one of {', '.join(HUMAN_TAKES)}, got {self.human_takes!r}",
         )
         self.init_hidden_sizes = _ints("train.init_hidden_sizes", self.init_hidden_sizes)
         _require(

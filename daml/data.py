@@ -1,4 +1,4 @@
-"""On-disk dataset of demo pairs and the meta-batch loader; the only module that knows the format.
+"""On-disk dataset of demo pairs; the only module that knows the format.
 
 Layout (docs/ARCHITECTURE.md): `<root>/manifest.json` + `<root>/episodes/NNNNNN.npz`, one
 variation per episode, each with a robot demo (frames, states, actions) and a human demo (frames,
@@ -10,25 +10,22 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import threading
 import zipfile
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from daml import ACTION_DIM, STATE_DIM
-from daml.errors import ConfigError, DataError
+from daml.errors import DataError
 from daml.output_path import atomic_output, write_bytes_atomic
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 EPISODES_DIR = "episodes"
 _ARRAY_KEYS = ("robot_frames", "robot_states", "robot_actions", "human_frames")
-_OPTIONAL_KEYS = ("human_masks",)
+_OPTIONAL_KEYS = ("human_masks", "extra_human_frames", "extra_human_masks")
 
 
 @dataclass
@@ -53,6 +50,7 @@ class Manifest:
     dagger_checkpoint: str = ""  # expert drove); its path where it was collected
     expert_labels: str = "plan"  # robot actions: the expert's plan, or "replan" (sim.replanning)
     human_masks: bool = False  # every episode stores the avatar's pixels (train.avatar_hue_jitter)
+    human_takes: int = 1  # human videos of each variation (`daml collect --human-takes`)
     format_version: int = FORMAT_VERSION
     daml_version: str = ""
 
@@ -64,10 +62,12 @@ class Manifest:
             )
         if self.expert_labels not in ("plan", "replan"):
             raise DataError(f"manifest has unknown expert_labels {self.expert_labels!r}")
-        if self.variations <= 0 or self.image_px <= 0 or self.episode_steps <= 1:
+        sizes = (self.variations, self.image_px, self.episode_steps - 1, self.human_takes)
+        if not (all(size > 0 for size in sizes) and isinstance(self.human_takes, int)):
             raise DataError(
                 f"manifest has invalid sizes (variations={self.variations}, "
-                f"image_px={self.image_px}, episode_steps={self.episode_steps})"
+                f"image_px={self.image_px}, episode_steps={self.episode_steps}, "
+                f"human_takes={self.human_takes})"
             )
 
     # What makes two collections the same (all but the variation count and provenance).
@@ -111,6 +111,9 @@ class Episode:
         variation: JSON-able description (variation, seeds, avatar look, expert attempts).
         human_masks: bool (T, H, W), True where a human frame shows the avatar; None in
             datasets collected before masks were recorded.
+        extra_human_frames: uint8 (K-1, T, H, W, 3) further human videos of the same variation
+            (other demonstrator seeds and looks: `daml collect --human-takes K`); None for one.
+        extra_human_masks: bool (K-1, T, H, W) their avatar pixels; present with human_masks.
     """
 
     robot_frames: np.ndarray
@@ -119,6 +122,28 @@ class Episode:
     human_frames: np.ndarray
     variation: dict[str, Any]
     human_masks: np.ndarray | None = None
+    extra_human_frames: np.ndarray | None = None
+    extra_human_masks: np.ndarray | None = None
+
+    @property
+    def human_takes(self) -> int:
+        """How many human videos of the variation the episode holds (K >= 1)."""
+        return 1 + (0 if self.extra_human_frames is None else len(self.extra_human_frames))
+
+    def take(self, k: int) -> Episode:
+        """The episode with human take k (0 <= k < human_takes) as its only human video."""
+        if not 0 <= k < self.human_takes:
+            raise IndexError(f"take {k} is out of range for {self.human_takes} human takes")
+        if k == 0:
+            return replace(self, extra_human_frames=None, extra_human_masks=None)
+        masks = self.extra_human_masks
+        return replace(
+            self,
+            human_frames=self.extra_human_frames[k - 1],
+            human_masks=None if masks is None else masks[k - 1],
+            extra_human_frames=None,
+            extra_human_masks=None,
+        )
 
     @property
     def nbytes(self) -> int:
@@ -166,9 +191,33 @@ class Episode:
                     f"got {self.human_masks.dtype} {self.human_masks.shape}",
                 )
             )
+        checks.extend(self._take_checks())
         for ok, message in checks:
             if not ok:
                 raise DataError(f"{source}: {message}")
+
+    def _take_checks(self) -> list[tuple[bool, str]]:
+        extra, masks = self.extra_human_frames, self.extra_human_masks
+        if extra is None:
+            return [(masks is None, "extra_human_masks without extra_human_frames")]
+        frames_shape = self.human_frames.shape
+        mask_shape = (*extra.shape[:1], *frames_shape[:3])
+        return [
+            (
+                extra.dtype == np.uint8 and extra.shape[1:] == frames_shape and len(extra) >= 1,
+                f"extra_human_frames must be uint8 (K-1 >= 1, {', '.join(map(str, frames_shape))}),"
+                f" got {extra.dtype} {extra.shape}",
+            ),
+            (
+                (masks is None) == (self.human_masks is None),
+                "extra_human_masks must be present exactly when human_masks is",
+            ),
+            (
+                masks is None or (masks.dtype == np.bool_ and masks.shape == mask_shape),
+                f"extra_human_masks must be bool {mask_shape}, "
+                f"got {None if masks is None else (masks.dtype, masks.shape)}",
+            ),
+        ]
 
 
 def episode_path(root: Path, index: int) -> Path:
@@ -250,123 +299,3 @@ class DemoDataset:
                 f"but the manifest says {expected}"
             )
         return episode
-
-
-@dataclass
-class MetaBatch:
-    """B task variations, each a (human demo, robot demo) pair, as torch tensors.
-
-    Attributes:
-        human_frames: uint8 (B, T, 3, H, W).
-        robot_frames: uint8 (B, T, 3, H, W).
-        robot_states: float32 (B, T, 4).
-        robot_actions: float32 (B, T, 4).
-        human_masks: bool (B, T, H, W) the avatar's pixels in human_frames; None unless every
-            episode has them.
-    """
-
-    human_frames: Any
-    robot_frames: Any
-    robot_states: Any
-    robot_actions: Any
-    human_masks: Any = None
-
-    @classmethod
-    def from_episodes(cls, episodes: list[Episode]) -> MetaBatch:
-        import torch
-
-        def stack_frames(key: str):
-            frames = np.stack([getattr(e, key) for e in episodes])  # (B, T, H, W, 3)
-            return torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 1, 4, 2, 3)))
-
-        masks = None
-        if all(e.human_masks is not None for e in episodes):
-            masks = torch.from_numpy(np.stack([e.human_masks for e in episodes]))
-        return cls(
-            human_frames=stack_frames("human_frames"),
-            robot_frames=stack_frames("robot_frames"),
-            robot_states=torch.from_numpy(np.stack([e.robot_states for e in episodes])).float(),
-            robot_actions=torch.from_numpy(np.stack([e.robot_actions for e in episodes])).float(),
-            human_masks=masks,
-        )
-
-    def to(self, device: Any) -> MetaBatch:
-        non_blocking = str(device).startswith("cuda")
-        return MetaBatch(
-            **{
-                f.name: None
-                if getattr(self, f.name) is None
-                else getattr(self, f.name).to(device, non_blocking=non_blocking)
-                for f in fields(self)
-            }
-        )
-
-    def __len__(self) -> int:
-        return int(self.robot_actions.shape[0])
-
-
-class MetaBatchLoader:
-    """Endless meta-batches of B episodes, shuffled per epoch, read by a prefetch thread.
-
-    The batch at step s depends only on (seed, s), so a resumed run that starts at
-    `start_step` sees exactly the batches an uninterrupted run would have seen.
-    """
-
-    def __init__(
-        self,
-        dataset: DemoDataset,
-        meta_batch: int,
-        seed: int = 0,
-        start_step: int = 0,
-        prefetch: int = 2,
-    ) -> None:
-        if meta_batch <= 0:
-            raise ConfigError(f"meta_batch must be positive, got {meta_batch}")
-        if meta_batch > len(dataset):
-            raise ConfigError(
-                f"meta_batch {meta_batch} exceeds the {len(dataset)} episodes in {dataset.root}"
-            )
-        self.dataset, self.meta_batch, self.seed = dataset, meta_batch, seed
-        self.start_step, self.prefetch = start_step, prefetch
-
-    def indices(self, step: int) -> np.ndarray:
-        """Episode indices (B,) of the batch at `step`."""
-        per_epoch = len(self.dataset) // self.meta_batch
-        epoch, slot = divmod(step, per_epoch)
-        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.dataset))
-        return order[slot * self.meta_batch : (slot + 1) * self.meta_batch]
-
-    def batch(self, step: int) -> MetaBatch:
-        return MetaBatch.from_episodes([self.dataset[int(i)] for i in self.indices(step)])
-
-    def __iter__(self) -> Iterator[MetaBatch]:
-        buffer: queue.Queue = queue.Queue(maxsize=self.prefetch)
-        stop = threading.Event()
-
-        def produce() -> None:
-            step = self.start_step
-            while not stop.is_set():
-                try:
-                    item: Any = self.batch(step)
-                except Exception as error:  # handed to the consumer, which re-raises it
-                    item = error
-                while not stop.is_set():
-                    try:
-                        buffer.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if isinstance(item, Exception):
-                    return
-                step += 1
-
-        worker = threading.Thread(target=produce, daemon=True, name="daml-meta-batches")
-        worker.start()
-        try:
-            while True:
-                item = buffer.get()
-                if isinstance(item, Exception):
-                    raise item
-                yield item
-        finally:
-            stop.set()

@@ -24,8 +24,8 @@ class DatasetUnion:
     Attributes:
         parts: the DemoDatasets, in the order given.
         root: the directories joined with " + " (for messages).
-        manifest: the first part's, with `variations` summed and `human_masks` set only if
-            every part records the avatar's pixels.
+        manifest: the first part's, with `variations` summed, `human_masks` set only if
+            every part records the avatar's pixels, and `human_takes` the fewest of any part.
     """
 
     def __init__(self, roots: Sequence[str | os.PathLike]) -> None:
@@ -38,6 +38,7 @@ class DatasetUnion:
             first,
             variations=sum(part.manifest.variations for part in self.parts),
             human_masks=all(part.manifest.human_masks for part in self.parts),
+            human_takes=min(part.manifest.human_takes for part in self.parts),
         )
         self.root = " + ".join(str(part.root) for part in self.parts)
         self._ends = list(accumulate(len(part) for part in self.parts))

@@ -30,7 +30,7 @@ from daml.policy import Policy, PolicyOutput, aux_target_position
 from daml.temporal_loss import TemporalLoss
 
 if TYPE_CHECKING:  # annotations only: the learner never reads the dataset format
-    from daml.data import MetaBatch
+    from daml.meta_batch import MetaBatch
 
 Params = dict[str, Tensor]
 THETA_PREFIXES = ("encoder.", "policy.")

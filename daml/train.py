@@ -18,7 +18,7 @@ from tqdm import tqdm
 from daml.augment import hue_angles, rotate_hue
 from daml.checkpoint import Checkpoint, check_task, load_checkpoint, save_checkpoint
 from daml.config import RunConfig, TrainConfig
-from daml.data import DemoDataset, MetaBatch, MetaBatchLoader
+from daml.data import DemoDataset
 from daml.dataset_union import DatasetUnion, open_training_data
 from daml.errors import ConfigError, DataError
 from daml.graceful_stop import Stopped, stop_after_the_step
@@ -30,6 +30,7 @@ from daml.meta import (
     trainable_params,
     validation_losses,
 )
+from daml.meta_batch import MetaBatch, MetaBatchLoader
 from daml.output_path import check_output_folder, make_folder, write_bytes_atomic
 from daml.preload import PreloadedEpisodes
 from daml.torch_setup import resolve_device
@@ -165,7 +166,13 @@ def train(
         last_val = metrics.append(0, "val", _validate(run.learner, val_batches))
 
     # 3. the loop: sample tasks, adapt on each human video, BC on its robot demo, Adam
-    loader = MetaBatchLoader(episodes, config.train.meta_batch, config.train.seed, run.step)
+    loader = MetaBatchLoader(
+        episodes,
+        config.train.meta_batch,
+        config.train.seed,
+        run.step,
+        human_takes=config.train.human_takes,
+    )
     batches = iter(loader)
     window = TrainWindow(config.train.meta_batch)
     bar = tqdm(total=config.train.steps, initial=run.step, desc="meta-train", disable=not progress)

@@ -20,9 +20,10 @@ import math
 import multiprocessing
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from daml.commands import check_count, seed
 from daml.errors import ConfigError, DataError
@@ -67,6 +68,7 @@ class CollectJob:
     push_retries: int = 0
     dagger: DaggerSource | None = None
     labels: str = "plan"
+    human_takes: int = 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -128,6 +130,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(replan: right for a --dagger learner's states, e.g. a missed grasp is grasped again)",
     )
     parser.add_argument(
+        "--human-takes",
+        type=int,
+        default=1,
+        metavar="K",
+        help="human videos per variation: the first as ever, then K-1 more by other "
+        "demonstrator runs (each its own look, start, camera and light jitter); meta-training "
+        "adapts on one drawn per step (train.human_takes). On an existing --out, episodes with "
+        "fewer takes get the missing ones added; nothing else in them changes (default 1)",
+    )
+    parser.add_argument(
         "--repair",
         action="store_true",
         help="move corrupt episodes to <out>/corrupt/ and re-collect them instead of stopping",
@@ -144,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
     sim.check_task(args.task)
     sim.check_split(args.split)
     check_count("--variations", args.variations)
+    check_count("--human-takes", args.human_takes)
     for name in ("workers", "image_px"):
         if getattr(args, name) <= 0:
             raise ConfigError(
@@ -205,18 +218,36 @@ def run(args: argparse.Namespace) -> int:
                 f"{out} holds a different collection ({there}; asked for {asked}); "
                 "choose another --out"
             )
+        if previous.human_takes > args.human_takes:
+            raise ConfigError(
+                f"{out} holds {previous.human_takes} human takes per episode; pass "
+                f"--human-takes {previous.human_takes} (or more) to add to it"
+            )
         manifest.variations = max(manifest.variations, previous.variations)
         manifest.human_masks = previous.human_masks  # older episodes there have no masks
+        manifest.human_takes = previous.human_takes  # until the missing takes are added
     manifest.save(out)
     _remove_stale_temp_files(out / EPISODES_DIR)
 
-    todo = _missing_episodes(out, args.variations, repair=args.repair)
+    todo, short = _missing_episodes(out, args.variations, args.human_takes, repair=args.repair)
     common = (args.task, args.split, args.seed, args.image_px)
     options = (args.action_noise, args.grasp_miss, args.descent_steps, args.push_retries)
-    jobs = [CollectJob(*common, i, str(out), *options, dagger, args.labels) for i in todo]
+    jobs, take_jobs = (
+        [CollectJob(*common, i, str(out), *options, dagger, args.labels, args.human_takes)
+         for i in indices]
+        for indices in (todo, short)
+    )  # fmt: skip
     started = time.perf_counter()
     attempts = _run_jobs(jobs, args.workers, progress=not args.no_progress)
+    added = _run_jobs(take_jobs, args.workers, not args.no_progress, add_episode_takes, "takes")
+    manifest.human_takes = args.human_takes
+    manifest.save(out)
     _print_summary(out, args.variations, len(jobs), attempts, time.perf_counter() - started)
+    if args.human_takes > 1:
+        print(
+            f"  human takes per episode: {args.human_takes} (added now: {sum(added)} takes "
+            f"to {len(short)} episodes collected before)"
+        )
     return 0
 
 
@@ -227,11 +258,9 @@ def collect_episode(job: CollectJob) -> Attempts:
     import sim
     from daml.dagger import learner_rollout
     from daml.data import Episode, episode_path, save_episode
+    from daml.human_takes import render_takes, with_takes
 
-    key = (job.task, job.image_px)
-    if key not in _WORKER_ENV:
-        _WORKER_ENV[key] = sim.make_env(job.task, sim.EnvConfig(image_px=job.image_px))
-    env = _WORKER_ENV[key]
+    env = _worker_env(job)
     robot_failures = human_failures = 0
     options = {"action_noise": job.action_noise, "descent_steps": job.descent_steps,
                "push_retries": job.push_retries, "labels": job.labels}  # fmt: skip
@@ -272,6 +301,11 @@ def collect_episode(job: CollectJob) -> Attempts:
                 **({"policy_success": robot["success"]} if job.dagger else {}),
             },
         )
+        if job.human_takes > 1:
+            takes = range(1, job.human_takes)
+            episode = with_takes(
+                episode, *render_takes(env, job.split, job.seed, job.index, variation, takes)
+            )
         save_episode(episode_path(Path(job.out), job.index), episode)
         policy_success = bool(robot["success"]) if job.dagger else None
         return Attempts(robot_failures, human_failures, bool(robot["retried"]), policy_success)
@@ -280,6 +314,26 @@ def collect_episode(job: CollectJob) -> Attempts:
         f"task {job.task} (robot expert {robot_failures}, human-like demo {human_failures}); "
         "the simulator or object pool is broken"
     )
+
+
+def add_episode_takes(job: CollectJob) -> int:
+    """Give the saved episode `job.index` job.human_takes human videos; returns how many were
+    added."""
+    from daml.data import episode_path
+    from daml.human_takes import add_takes
+
+    path = episode_path(Path(job.out), job.index)
+    return add_takes(_worker_env(job), path, job.split, job.seed, job.index, job.human_takes)
+
+
+def _worker_env(job: CollectJob):
+    """This worker's env for the job's task and image size, built on first use."""
+    import sim
+
+    key = (job.task, job.image_px)
+    if key not in _WORKER_ENV:
+        _WORKER_ENV[key] = sim.make_env(job.task, sim.EnvConfig(image_px=job.image_px))
+    return _WORKER_ENV[key]
 
 
 def _miss_distance(job: CollectJob, attempt: int) -> float:
@@ -295,39 +349,53 @@ def _miss_distance(job: CollectJob, attempt: int) -> float:
     return float(rng.uniform(*MISS_RANGE_M))
 
 
-def _run_jobs(jobs: list[CollectJob], workers: int, progress: bool = True) -> list[Attempts]:
+def _run_jobs(
+    jobs: list[CollectJob],
+    workers: int,
+    progress: bool = True,
+    work: Callable[[CollectJob], Any] | None = None,
+    desc: str = "collect",
+) -> list[Any]:
+    """`work` (default collect_episode) on every job, in `workers` processes; its results."""
     from tqdm import tqdm
 
-    attempts: list[Attempts] = []
+    work = work or collect_episode
+    results: list[Any] = []
+    if not jobs:
+        return results
     with tqdm(
-        total=len(jobs), desc="collect", unit="episode", smoothing=0.05, disable=not progress
+        total=len(jobs), desc=desc, unit="episode", smoothing=0.05, disable=not progress
     ) as bar:
         if workers == 1 or len(jobs) <= 1:
             for job in jobs:
-                attempts.append(collect_episode(job))
+                results.append(work(job))
                 bar.update()
-            return attempts
+            return results
         # spawn: workers start clean (no inherited pybullet clients or torch threads)
         context = multiprocessing.get_context("spawn")
         with context.Pool(processes=min(workers, len(jobs))) as pool:
-            for count in pool.imap_unordered(collect_episode, jobs):
-                attempts.append(count)
+            for result in pool.imap_unordered(work, jobs):
+                results.append(result)
                 bar.update()
-    return attempts
+    return results
 
 
-def _missing_episodes(out: Path, variations: int, repair: bool) -> list[int]:
-    """Indices still to collect; stops (or with `repair` quarantines) on corrupt episodes."""
+def _missing_episodes(
+    out: Path, variations: int, takes: int, repair: bool
+) -> tuple[list[int], list[int]]:
+    """Indices still to collect, and those saved with fewer than `takes` human videos; stops
+    (or with `repair` quarantines) on corrupt episodes."""
     from daml.data import episode_path, load_episode
 
-    missing = []
+    missing, short = [], []
     for index in range(variations):
         path = episode_path(out, index)
         if not path.exists():
             missing.append(index)
             continue
         try:
-            load_episode(path)
+            if load_episode(path).human_takes < takes:
+                short.append(index)
         except DataError as error:
             if not repair:
                 raise DataError(
@@ -338,7 +406,7 @@ def _missing_episodes(out: Path, variations: int, repair: bool) -> list[int]:
             quarantine.mkdir(exist_ok=True)
             os.replace(path, quarantine / path.name)
             missing.append(index)
-    return missing
+    return missing, short
 
 
 def _remove_stale_temp_files(episodes_dir: Path) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 
 from daml.config import MetaConfig
-from daml.data import MetaBatch
 from daml.meta import Learner
+from daml.meta_batch import MetaBatch
 
 B, T, PX = 3, 8, 16
 

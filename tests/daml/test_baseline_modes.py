@@ -10,7 +10,7 @@ from daml.adapt import adapt_from_frames, adapt_from_robot_demo
 from daml.checkpoint import load_checkpoint
 from daml.cli import main
 from daml.config import MetaConfig, RunConfig
-from daml.data import DemoDataset, MetaBatch
+from daml.data import DemoDataset
 from daml.errors import ConfigError
 from daml.meta import (
     ALPHA_PREFIX,
@@ -23,6 +23,7 @@ from daml.meta import (
     theta_of,
     validation_losses,
 )
+from daml.meta_batch import MetaBatch
 
 ROBOT_DEMO = {"inner_source": "robot_demo"}
 PLAIN_BC = {"inner_steps": 0}

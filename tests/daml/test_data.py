@@ -11,13 +11,12 @@ from daml.data import (
     DemoDataset,
     Episode,
     Manifest,
-    MetaBatch,
-    MetaBatchLoader,
     episode_path,
     load_episode,
     save_episode,
 )
 from daml.errors import ConfigError, DataError
+from daml.meta_batch import MetaBatch, MetaBatchLoader
 from daml.output_path import write_bytes_atomic
 
 T, PX = 5, 8

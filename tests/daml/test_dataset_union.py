@@ -10,9 +10,10 @@ import pytest
 from daml import train
 from daml.checkpoint import load_checkpoint
 from daml.cli import main
-from daml.data import DemoDataset, MetaBatchLoader
+from daml.data import DemoDataset
 from daml.dataset_union import DatasetUnion, open_training_data
 from daml.errors import DataError
+from daml.meta_batch import MetaBatchLoader
 
 
 @pytest.fixture

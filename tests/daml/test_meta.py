@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from daml.config import MetaConfig
-from daml.data import MetaBatch
 from daml.luminance import luminance_frames
 from daml.meta import (
     ALPHA_PREFIX,
@@ -29,6 +28,7 @@ from daml.meta import (
     trainable_params,
     validation_losses,
 )
+from daml.meta_batch import MetaBatch
 from daml.policy import aux_target_position
 from tests.daml.meta_batches import T, gradients, make_learner, random_batch
 

@@ -12,9 +12,10 @@ import torch
 from daml.checkpoint import load_checkpoint
 from daml.cli import main
 from daml.config import MetaConfig
-from daml.data import DemoDataset, MetaBatch
+from daml.data import DemoDataset
 from daml.errors import ConfigError
 from daml.meta import ALPHA_PREFIX, PSI_PREFIX, Learner, validation_losses
+from daml.meta_batch import MetaBatch
 from daml.train import augment_batch, load_run_config, train
 
 
