@@ -116,6 +116,7 @@ def test_corrupt_episode_stops_collect_without_losing_data(
         (["--task", "pick_place", "--push-retries", "2"], "--push-retries is for push"),
         (["--image-px", "7"], "image_px=7 out of range"),
         (["--labels", "replan"], "--labels replan is for pick_place"),
+        (["--human-takes", "0"], "--human-takes must be in [1, 1000000], got 0"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path, capsys, args, message):
@@ -156,10 +157,10 @@ def test_collect_via_console_script_is_the_same_cli(tmp_path):
 
 
 def test_summary_counts_robot_and_human_failures_separately():
-    from daml.commands.collect import Attempts, _success_line
+    from daml.commands.collect_folder import Attempts, success_line
 
     # 3 episodes: one took a failed robot demo first, one a missed human-like demo first.
-    line = _success_line([Attempts(), Attempts(robot_failures=1), Attempts(human_failures=1)])
+    line = success_line([Attempts(), Attempts(robot_failures=1), Attempts(human_failures=1)])
     assert "robot expert success: 4/5 (80.0%)" in line
     assert "human-like demo success: 3/4 (75.0%)" in line
 
@@ -335,3 +336,43 @@ def test_a_broken_dagger_checkpoint_is_one_line_and_nothing_is_created(tmp_path,
         err = capsys.readouterr().err
         assert str(driver) in err and err.count("\n") == 1
         assert not (tmp_path / "x").exists()
+
+
+def test_human_takes_are_the_same_collected_with_the_episode_or_added_later(
+    small_dataset, tmp_path, capsys, daml_collect
+):
+    """Take k >= 1 is drawn from (seed, index, k) alone: adding takes to a collected dataset
+    gives the episodes a fresh --human-takes collection has, and leaves the rest untouched."""
+    later, at_once = tmp_path / "later", tmp_path / "at_once"
+    assert daml_collect(later, "--no-progress", variations=2) == 0
+    robot_before = DemoDataset(later)[1].robot_frames
+    capsys.readouterr()
+    assert daml_collect(later, "--no-progress", "--human-takes", "3", variations=2) == 0
+    assert "human takes per episode: 3 (added now: 4 takes to 2 episodes" in capsys.readouterr().out
+    assert daml_collect(at_once, "--no-progress", "--human-takes", "3", variations=2) == 0
+    a, b = DemoDataset(later), DemoDataset(at_once)
+    assert a.manifest.human_takes == b.manifest.human_takes == 3
+    for index in range(2):
+        first, second = a[index], b[index]
+        assert first.human_takes == second.human_takes == 3
+        for key in ("human_frames", "extra_human_frames", "extra_human_masks", "robot_frames"):
+            np.testing.assert_array_equal(getattr(first, key), getattr(second, key))
+        assert first.variation == second.variation
+        looks = [first.variation["look"], *(t["look"] for t in first.variation["takes"])]
+        assert len({json.dumps(look) for look in looks}) == 3, "each take has its own look"
+        assert not np.array_equal(first.human_frames, first.extra_human_frames[0])
+        assert first.extra_human_masks.any(axis=(1, 2, 3)).all()
+    np.testing.assert_array_equal(a[1].robot_frames, robot_before)
+    # the first take is the one-take collection's video
+    np.testing.assert_array_equal(a[0].human_frames, DemoDataset(small_dataset)[0].human_frames)
+
+
+def test_a_dataset_is_not_collected_into_with_fewer_takes(tmp_path, capsys, daml_collect):
+    out = tmp_path / "takes"
+    assert daml_collect(out, "--human-takes", "2", variations=1) == 0
+    capsys.readouterr()
+    assert daml_collect(out, variations=2) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    expected = f"{out} holds 2 human takes per episode; pass --human-takes 2 (or more) to add to it"
+    assert err == [f"daml collect: error: {expected}"]
+    assert len(DemoDataset(out)) == 1

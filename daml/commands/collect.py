@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import math
 import multiprocessing
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daml.commands import check_count, seed
+from daml.commands.collect_folder import (
+    Attempts,
+    ensure_writable,
+    missing_episodes,
+    print_summary,
+    remove_stale_temp_files,
+)
 from daml.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -37,19 +43,6 @@ MISS_RANGE_M = (0.025, 0.045)  # --grasp-miss: how far off the first grasp is ai
 DESCENT_STEPS = 2  # sim.experts.DESCENT_STEPS (kept here: the CLI must not import sim to parse)
 MISS_STREAM = 0x3155  # fourth seed word of the per-attempt missed-grasp draw
 _WORKER_ENV: dict = {}  # per worker process: (task, image_px) -> env, built once
-
-
-@dataclass(frozen=True)
-class Attempts:
-    """How episode k was obtained: sampled variations whose robot expert failed, and those
-    whose human-like demo missed (both re-sampled, never saved); `retried`: the saved robot
-    demo shows a recovery (--grasp-miss, --push-retries); `policy_success`: with --dagger,
-    whether the learner's rollout succeeded (None without)."""
-
-    robot_failures: int = 0
-    human_failures: int = 0
-    retried: bool = False
-    policy_success: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -187,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     if dagger is not None:
         dagger.check_fits(args.image_px, episode_steps)
     out = Path(args.out)  # (created only once every argument has passed)
-    _ensure_writable(out)
+    ensure_writable(out)
     manifest = Manifest(
         task=args.task,
         split=args.split,
@@ -227,9 +220,9 @@ def run(args: argparse.Namespace) -> int:
         manifest.human_masks = previous.human_masks  # older episodes there have no masks
         manifest.human_takes = previous.human_takes  # until the missing takes are added
     manifest.save(out)
-    _remove_stale_temp_files(out / EPISODES_DIR)
+    remove_stale_temp_files(out / EPISODES_DIR)
 
-    todo, short = _missing_episodes(out, args.variations, args.human_takes, repair=args.repair)
+    todo, short = missing_episodes(out, args.variations, args.human_takes, repair=args.repair)
     common = (args.task, args.split, args.seed, args.image_px)
     options = (args.action_noise, args.grasp_miss, args.descent_steps, args.push_retries)
     jobs, take_jobs = (
@@ -242,12 +235,8 @@ def run(args: argparse.Namespace) -> int:
     added = _run_jobs(take_jobs, args.workers, not args.no_progress, add_episode_takes, "takes")
     manifest.human_takes = args.human_takes
     manifest.save(out)
-    _print_summary(out, args.variations, len(jobs), attempts, time.perf_counter() - started)
-    if args.human_takes > 1:
-        print(
-            f"  human takes per episode: {args.human_takes} (added now: {sum(added)} takes "
-            f"to {len(short)} episodes collected before)"
-        )
+    seconds = time.perf_counter() - started
+    print_summary(out, args.variations, len(jobs), attempts, seconds, (sum(added), len(short)))
     return 0
 
 
@@ -378,94 +367,3 @@ def _run_jobs(
                 results.append(result)
                 bar.update()
     return results
-
-
-def _missing_episodes(
-    out: Path, variations: int, takes: int, repair: bool
-) -> tuple[list[int], list[int]]:
-    """Indices still to collect, and those saved with fewer than `takes` human videos; stops
-    (or with `repair` quarantines) on corrupt episodes."""
-    from daml.data import episode_path, load_episode
-
-    missing, short = [], []
-    for index in range(variations):
-        path = episode_path(out, index)
-        if not path.exists():
-            missing.append(index)
-            continue
-        try:
-            if load_episode(path).human_takes < takes:
-                short.append(index)
-        except DataError as error:
-            if not repair:
-                raise DataError(
-                    f"{path} is corrupt or truncated; re-run with --repair to move it to "
-                    f"{out / 'corrupt'} and re-collect it"
-                ) from error
-            quarantine = out / "corrupt"
-            quarantine.mkdir(exist_ok=True)
-            os.replace(path, quarantine / path.name)
-            missing.append(index)
-    return missing, short
-
-
-def _remove_stale_temp_files(episodes_dir: Path) -> None:
-    """Temp files of a killed run: never complete, never read; safe to delete."""
-    for stale in episodes_dir.glob(".*.tmp"):
-        stale.unlink(missing_ok=True)
-
-
-def _ensure_writable(out: Path) -> None:
-    from daml.output_path import make_folder
-
-    left = [p for p in out.iterdir() if p.name != "episodes"] if out.is_dir() else []
-    if left and not (out / "manifest.json").exists():  # (an empty episodes/: a failed start)
-        raise DataError(f"{out} holds files but no dataset; give a new or empty folder as --out")
-    make_folder(out / "episodes", what=f"cannot create output directory {out}")
-
-
-def _print_summary(
-    out: Path, variations: int, collected: int, attempts: list[Attempts], seconds: float
-) -> None:
-    from daml.data import DemoDataset
-
-    dataset = DemoDataset(out)
-    total_bytes = sum(path.stat().st_size for path in dataset.paths)
-    first = dataset[0]
-    print(
-        f"dataset {out}: task={dataset.manifest.task} split={dataset.manifest.split} "
-        f"episodes={len(dataset)}/{variations} (collected now: {collected})"
-    )
-    print(
-        f"  frames per demo: {first.robot_frames.shape[0]}  image: "
-        f"{first.robot_frames.shape[1]}x{first.robot_frames.shape[2]}  "
-        f"bytes/episode: {total_bytes / len(dataset):,.0f}"
-    )
-    if attempts:
-        print(
-            f"  {_success_line(attempts)}  time: {seconds:.1f} s "
-            f"({60 * len(attempts) / max(seconds, 1e-9):.1f} episodes/min)"
-        )
-        if dataset.manifest.grasp_miss > 0 or dataset.manifest.push_retries > 0:
-            retried = sum(a.retried for a in attempts)
-            print(f"  robot demos that show a recovery: {retried}/{len(attempts)}")
-
-
-def _success_line(attempts: list[Attempts]) -> str:
-    """Expert success over every sampled variation, and the human-like demo's over the
-    variations whose robot demo succeeded (failures of either are re-sampled); with --dagger
-    the human-like demo's over every sampled variation and the learner's over the episodes."""
-    episodes = len(attempts)
-    if attempts[0].policy_success is not None:
-        tries = episodes + sum(a.human_failures for a in attempts)
-        wins = sum(bool(a.policy_success) for a in attempts)
-        return (
-            f"human-like demo success: {episodes}/{tries} ({100 * episodes / tries:.1f}%)  "
-            f"--dagger learner success: {wins}/{episodes} ({100 * wins / episodes:.1f}%)"
-        )
-    robot_ok = episodes + sum(a.human_failures for a in attempts)
-    robot_tries = robot_ok + sum(a.robot_failures for a in attempts)
-    return (
-        f"robot expert success: {robot_ok}/{robot_tries} ({100 * robot_ok / robot_tries:.1f}%)  "
-        f"human-like demo success: {episodes}/{robot_ok} ({100 * episodes / robot_ok:.1f}%)"
-    )
