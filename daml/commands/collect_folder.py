@@ -103,10 +103,9 @@ def print_summary(
             print(f"  robot demos that show a recovery: {retried}/{len(attempts)}")
     takes = dataset.manifest.human_takes
     if takes > 1 or added_takes[0]:
-        print(
-            f"  human takes per episode: {takes} (added now: {added_takes[0]} takes to "
-            f"{added_takes[1]} episodes collected before)"
-        )
+        added = f"{added_takes[0]} takes to {added_takes[1]} episodes collected before"
+        timing = f"; time: {seconds:.1f} s in all" if added_takes[0] else ""
+        print(f"  human takes per episode: {takes} (added now: {added}{timing})")
 
 
 def success_line(attempts: list[Attempts]) -> str:
