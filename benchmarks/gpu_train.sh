@@ -14,6 +14,8 @@
 #   push, encoder widened:   ... TASK=push CONFIG=configs/daml_avatar_hue_wide_push_gpu.json MS=200 RUNS=a:0.0003:231 bash benchmarks/gpu_train.sh
 #     (train.init_conv_channels: the shipped model's convs at 2x width; ~2x the step time, so MS)
 #   push from scratch:       ... TASK=push INIT=none CONFIG=configs/daml_push_wide_scratch_gpu.json RUNS=w:0.001:241 bash benchmarks/gpu_train.sh
+#   ... on 3 human videos per variation (daml collect --human-takes; session 56):
+#                            ... TASK=push INIT=none COLLECT="--seed 37 --action-noise 0.2 --human-takes 3" CONFIG=... bash benchmarks/gpu_train.sh
 #   and on (carry runs/w):   ... TASK=push RESUME=runs/w RUNS=w bash benchmarks/gpu_train.sh
 #   a local check (CPU, tiny sizes):  DRY=1 TASK=push OUT=/tmp/gpu_out bash benchmarks/gpu_train.sh
 #
