@@ -65,23 +65,18 @@ def with_takes(
 ) -> Episode:
     """`episode` with further takes appended after those it holds (masks kept only if it has
     its own: an episode from before masks were recorded gets none)."""
-    own = episode.human_masks is not None
-    extra_frames = [frames] if episode.extra_human_frames is None else [
-        episode.extra_human_frames, frames
-    ]  # fmt: skip
-    extra_masks = None
-    if own:
-        extra_masks = np.concatenate(
-            [masks] if episode.extra_human_masks is None else [episode.extra_human_masks, masks]
-        )
-    variation = dict(episode.variation)
-    variation["takes"] = [*variation.get("takes", []), *records]
+    own_masks = episode.human_masks is not None
     return replace(
         episode,
-        extra_human_frames=np.concatenate(extra_frames),
-        extra_human_masks=extra_masks,
-        variation=variation,
+        extra_human_frames=_appended(episode.extra_human_frames, frames),
+        extra_human_masks=_appended(episode.extra_human_masks, masks) if own_masks else None,
+        variation={**episode.variation, "takes": [*episode.variation.get("takes", []), *records]},
     )
+
+
+def _appended(held: np.ndarray | None, new: np.ndarray) -> np.ndarray:
+    """`new` after the takes `held` (None: no takes yet), along the take axis."""
+    return new if held is None else np.concatenate([held, new])
 
 
 def add_takes(env: Any, path: Path, split: str, seed: int, index: int, takes: int) -> int:

@@ -22,7 +22,8 @@ import pytest
 import torch
 
 from daml.config import MetaConfig, ModelConfig, RunConfig, TrainConfig
-from daml.data import Episode, Manifest, episode_path, save_episode
+from daml.data import Episode, Manifest
+from tests.dataset_files import save_dataset
 
 # The dev box has 2 shared cores: two OpenMP threads on a busy core spin-wait and run ~5x
 # slower than one, and the tiny test models gain nothing from a second thread.
@@ -140,7 +141,7 @@ def write_synthetic_dataset(
     """A dataset dir in the daml format holding `variations` synthetic episodes (with the
     hand's pixel masks unless `masks` is False, as in datasets of older daml versions), labelled
     as `task`'s."""
-    Manifest(
+    manifest = Manifest(
         task=task,
         split=split,
         variations=variations,
@@ -149,14 +150,13 @@ def write_synthetic_dataset(
         control_hz=10.0,
         episode_steps=steps,
         human_masks=masks,
-    ).save(root)
+    )
     rng = np.random.default_rng(seed)
-    for index in range(variations):
-        episode = synthetic_episode(rng, image_px, steps)
-        if not masks:
+    episodes = [synthetic_episode(rng, image_px, steps) for _ in range(variations)]
+    if not masks:
+        for episode in episodes:
             episode.human_masks = None
-        save_episode(episode_path(root, index), episode)
-    return root
+    return save_dataset(root, manifest, episodes)
 
 
 @pytest.fixture

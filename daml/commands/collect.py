@@ -225,11 +225,14 @@ def run(args: argparse.Namespace) -> int:
     todo, short = missing_episodes(out, args.variations, args.human_takes, repair=args.repair)
     common = (args.task, args.split, args.seed, args.image_px)
     options = (args.action_noise, args.grasp_miss, args.descent_steps, args.push_retries)
-    jobs, take_jobs = (
-        [CollectJob(*common, i, str(out), *options, dagger, args.labels, args.human_takes)
-         for i in indices]
-        for indices in (todo, short)
-    )  # fmt: skip
+
+    def jobs_for(indices: list[int]) -> list[CollectJob]:
+        return [
+            CollectJob(*common, i, str(out), *options, dagger, args.labels, args.human_takes)
+            for i in indices
+        ]
+
+    jobs, take_jobs = jobs_for(todo), jobs_for(short)
     started = time.perf_counter()
     attempts = _run_jobs(jobs, args.workers, progress=not args.no_progress)
     added = _run_jobs(take_jobs, args.workers, not args.no_progress, add_episode_takes, "takes")

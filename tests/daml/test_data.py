@@ -18,6 +18,7 @@ from daml.data import (
 from daml.errors import ConfigError, DataError
 from daml.meta_batch import MetaBatch, MetaBatchLoader
 from daml.output_path import write_bytes_atomic
+from tests.dataset_files import save_dataset
 
 T, PX = 5, 8
 
@@ -33,19 +34,10 @@ def make_episode(rng: np.random.Generator, index: int) -> Episode:
 
 
 def make_dataset(root: Path, count: int) -> list[Episode]:
-    Manifest(
-        task="push",
-        split="train",
-        variations=count,
-        seed=0,
-        image_px=PX,
-        control_hz=10.0,
-        episode_steps=T,
-    ).save(root)
+    manifest = Manifest("push", "train", count, 0, PX, control_hz=10.0, episode_steps=T)
     rng = np.random.default_rng(0)
     episodes = [make_episode(rng, i) for i in range(count)]
-    for i, episode in enumerate(episodes):
-        save_episode(episode_path(root, i), episode)
+    save_dataset(root, manifest, episodes)
     return episodes
 
 

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from daml.config import TrainConfig
-from daml.data import DemoDataset, Episode, Manifest, episode_path, load_episode, save_episode
+from daml.data import DemoDataset, Episode, Manifest, load_episode, save_episode
 from daml.dataset_union import DatasetUnion
 from daml.errors import ConfigError, DataError
 from daml.meta_batch import MetaBatchLoader
+from tests.dataset_files import save_dataset
 
 T, PX, TAKES = 4, 6, 3
 
@@ -34,12 +35,12 @@ def make_episode(rng: np.random.Generator, takes: int = TAKES, masks: bool = Tru
 
 
 def make_dataset(root, count: int, takes: int = TAKES, seed: int = 0) -> list[Episode]:
-    manifest = Manifest("push", "train", count, seed, PX, 10.0, T, human_masks=True)
-    replace(manifest, human_takes=takes).save(root)
+    manifest = Manifest(
+        "push", "train", count, seed, PX, 10.0, T, human_masks=True, human_takes=takes
+    )
     rng = np.random.default_rng(0)
     episodes = [make_episode(rng, takes) for _ in range(count)]
-    for index, episode in enumerate(episodes):
-        save_episode(episode_path(root, index), episode)
+    save_dataset(root, manifest, episodes)
     return episodes
 
 
