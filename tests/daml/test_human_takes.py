@@ -134,3 +134,23 @@ def test_a_union_has_the_fewest_takes_of_its_parts(tmp_path):
     union = DatasetUnion([tmp_path / "a", tmp_path / "b"])
     assert union.manifest.human_takes == 2
     assert [union[i].human_takes for i in range(4)] == [3, 3, 2, 2]
+
+
+def test_an_episode_file_with_misshapen_takes_is_a_clear_error_naming_it(tmp_path):
+    """Written by something other than daml (np.savez), read back through load_episode."""
+    episode = make_episode(np.random.default_rng(3))
+    arrays = {
+        key: getattr(episode, key)
+        for key in ("robot_frames", "robot_states", "robot_actions", "human_frames", "human_masks")
+    }
+    path = tmp_path / "000000.npz"
+    np.savez(
+        path,
+        **arrays,
+        extra_human_frames=episode.extra_human_frames[:, :-1],
+        extra_human_masks=episode.extra_human_masks[:, :-1],
+        variation=np.array("{}"),
+    )
+    with pytest.raises(DataError, match=f"{path}: extra_human_frames must be uint8"):
+        load_episode(path)
+    assert path.exists(), "nothing is deleted by a failed read"
