@@ -4,15 +4,18 @@ Examples:
     daml demo
     daml demo --task push --out runs/demo_push
     daml demo --video my_demo.mp4 --checkpoint runs/pp/best.pt
+    daml demo --task push --video take0.mp4 take1.mp4 take2.mp4   # takes of one scene, averaged
     daml demo --make-sample --task pick_place        # (maintainers) render the shipped sample
 
 The sample video (daml/pretrained/<task>_human_demo.mp4) shows the sim's human-like
 demonstrator on a fixed test-split variation (objects and avatar look never seen in training);
 <video>.json next to it names that variation, which the robot then gets in the sim. A video
 from `daml record --sim` gets the variation it shows too (its <stem>.json sidecar names it);
-for any other video the robot gets the fixed test variation. Writes <task>_rollout.mp4 and
-<task>_side_by_side.mp4 (human video | robot rollout) to --out and prints whether the robot
-succeeded.
+for any other video the robot gets the fixed test variation. Several videos are takes of one
+demo (`daml record --sim --take K` renders more of a sim scene): each adapts the model and the
+adapted weights are averaged, as `daml adapt --video A B C` does; takes whose sidecars name
+different scenes are refused. Writes <task>_rollout.mp4 and <task>_side_by_side.mp4 (the first
+human video | robot rollout) to --out and prints whether the robot succeeded.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ DEMO_SPLIT = "test"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="pick_place", help="pick_place | push")
-    parser.add_argument("--video", help="human demo video (default: the shipped sample)")
+    parser.add_argument("--video", nargs="+", help="human demo video or image folder (default: "
+                        "the shipped sample); several takes of one scene are averaged")  # fmt: skip
     parser.add_argument("--checkpoint", help="meta checkpoint (default: the shipped model)")
     parser.add_argument("--out", help="output dir (default runs/demo; with --make-sample: "
                         "the package's daml/pretrained)")  # fmt: skip
@@ -82,8 +86,8 @@ def make_sample(sim, task: str, image_px: int, out: str | None) -> int:
     return 0
 
 
-def run_demo(sim, args: argparse.Namespace, checkpoint: Path, video: Path) -> int:
-    """Adapt on the video, roll out in the sim on the video's variation, write the mp4s."""
+def run_demo(sim, args: argparse.Namespace, checkpoint: Path, videos: list[Path]) -> int:
+    """Adapt on the video(s), roll out in the sim on the videos' variation, write the mp4s."""
     import time
 
     import numpy as np
@@ -100,31 +104,33 @@ def run_demo(sim, args: argparse.Namespace, checkpoint: Path, video: Path) -> in
     torch.set_num_threads(1)
     loaded = load_checkpoint(checkpoint, kind="meta")
     check_task(loaded, args.task, str(checkpoint))
-    out = Path(args.out or "runs/demo")  # both videos' paths checked before the rollout
-    rollout_path, both_path = (
-        check_output_file(out / f"{args.task}_{name}.mp4") for name in ("rollout", "side_by_side")
-    )
     learner, config = load_learner(loaded)
     env_config = sim.EnvConfig(
         image_px=config.model.image_px, episode_steps=config.model.episode_steps
     )
-    variation, reset_seed, origin = _variation(sim, args.task, video, env_config)
-    policy = adapt_from_video(learner, video)
+    variation, reset_seed, origin = _variation(sim, args.task, videos, env_config)
+    out = Path(args.out or "runs/demo")  # both videos' paths checked before the rollout
+    rollout_path, both_path = (
+        check_output_file(out / f"{args.task}_{name}.mp4") for name in ("rollout", "side_by_side")
+    )
+    policy = adapt_from_video(learner, videos)
     with sim.make_env(args.task, env_config) as env:
         success, steps, frames, _ = rollout(env, policy, variation, reset_seed)
     rollout_path = write_video(rollout_path, np.stack(frames), env_config.control_hz)
-    montage = side_by_side(read_video(video).frames, np.stack(frames))
+    montage = side_by_side(read_video(videos[0]).frames, np.stack(frames))
     both = write_video(both_path, montage, env_config.control_hz)
+    takes = f", {len(videos)} videos averaged" if len(videos) > 1 else ""
     print(
         f"{args.task}: {'SUCCESS' if success else 'failure'} after {steps} steps "
-        f"(adapted on {video} in {policy.info['adapt_ms']:.0f} ms; variation: {origin}; "
+        f"(adapted on {policy.info['source']}{takes} in {policy.info['adapt_ms']:.0f} ms; "
+        f"variation: {origin}; "
         f"{time.perf_counter() - started:.1f} s)\n-> {rollout_path}\n-> {both}"
     )
     return 0
 
 
-def _inputs(args: argparse.Namespace) -> tuple[Path, Path]:
-    """(checkpoint, video): the given ones or the shipped ones; DataError says how to get them."""
+def _inputs(args: argparse.Namespace) -> tuple[Path, list[Path]]:
+    """(checkpoint, videos): the given ones or the shipped ones; DataError says how to get them."""
     from daml.shipped import pretrained_checkpoint, sample_human_video
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else pretrained_checkpoint(args.task)
@@ -134,39 +140,60 @@ def _inputs(args: argparse.Namespace) -> tuple[Path, Path]:
             f"--out data/{args.task}` then `daml train --data data/{args.task} --out runs/NAME`) "
             "and pass --checkpoint runs/NAME/best.pt"
         )
-    video = Path(args.video) if args.video else sample_human_video(args.task)
-    if not video.exists():  # a file or an image folder (daml.video reads both)
-        hint = (
-            "pass a video file or an image folder"
-            if args.video
-            else f"pass --video PATH or render the sample with `daml demo --make-sample --task "
-            f"{args.task}`"
-        )
-        raise DataError(f"no human video at {video}; {hint}")
-    return checkpoint, video
+    videos = (
+        [Path(video) for video in args.video] if args.video else [sample_human_video(args.task)]
+    )
+    for video in videos:
+        if not video.exists():  # a file or an image folder (daml.video reads both)
+            hint = (
+                "pass a video file or an image folder"
+                if args.video
+                else f"pass --video PATH or render the sample with `daml demo --make-sample "
+                f"--task {args.task}`"
+            )
+            raise DataError(f"no human video at {video}; {hint}")
+    return checkpoint, videos
 
 
-def _variation(sim, task: str, video: Path, env_config) -> tuple:
-    """(variation, env reset seed, where it came from) of the scene the video shows.
+def _variation(sim, task: str, videos: list[Path], env_config) -> tuple:
+    """(variation, env reset seed, where it came from) of the scene the videos show.
 
-    From the sample's <video>.json, else from a `daml record --sim` sidecar (<stem>.json: the
-    robot gets `daml eval`'s case of that split, seed and variation index), else the fixed
-    test variation (a camera or file recording shows no sim scene).
+    Each video's scene comes from the sample's <video>.json, else from a `daml record --sim`
+    sidecar (<stem>.json: the robot gets `daml eval`'s case of that split, seed and variation
+    index); a camera or file recording shows no sim scene. Takes that name scenes must name the
+    same one; with none, the robot gets the fixed test variation.
     """
-    from daml.record import sidecar_path
-    from daml.shipped import sample_sidecar
-
     found = None
-    if sample_sidecar(video).is_file():
-        found = _read_sidecar(sim, sample_sidecar(video), "a sample description", _sample_scene)
-    elif sidecar_path(video).is_file():
-        found = _read_sidecar(sim, sidecar_path(video), "a `daml record` sidecar", _recorded_scene)
+    for video in videos:
+        scene = _scene_of(sim, video)
+        if scene is None:
+            continue
+        if scene[0].task != task:
+            raise DataError(
+                f"{video} shows a {scene[0].task} variation; pass --task {scene[0].task}"
+            )
+        if found is not None and (scene[0].to_dict(), scene[1]) != (found[0].to_dict(), found[1]):
+            raise DataError(
+                f"{video} shows another scene than {found[2]}; several videos must be takes of "
+                "one scene (`daml record --sim --take K` renders more takes of a sim scene)"
+            )
+        found = found or scene
     if found is None:
         case = fixed_test_case(sim, task, env_config)
         return case.variation, case.reset_seed, f"fixed {DEMO_SPLIT} variation (seed {DEMO_SEED})"
-    if found[0].task != task:
-        raise DataError(f"{video} shows a {found[0].task} variation; pass --task {found[0].task}")
     return found
+
+
+def _scene_of(sim, video: Path) -> tuple | None:
+    """(Variation, reset seed, origin) that `video`'s sidecar names, or None (no sim scene)."""
+    from daml.record import sidecar_path
+    from daml.shipped import sample_sidecar
+
+    if sample_sidecar(video).is_file():
+        return _read_sidecar(sim, sample_sidecar(video), "a sample description", _sample_scene)
+    if sidecar_path(video).is_file():
+        return _read_sidecar(sim, sidecar_path(video), "a `daml record` sidecar", _recorded_scene)
+    return None
 
 
 def _read_sidecar(sim, path: Path, what: str, scene) -> tuple | None:

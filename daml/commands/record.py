@@ -6,6 +6,7 @@ Examples:
     daml record --from-file phone.mp4 --crop 200,80,720,720 --size 128 --out demos/cut.mp4
     daml record --from-file frames/ --source-fps 10 --out demos/from_images.mp4
     daml record --sim --task pick_place --variation 3 --split test --seed 0 --out demos/sim.mp4
+    daml record --sim --task pick_place --variation 3 --take 1 --out demos/sim_take1.mp4
 
 Each video gets a JSON sidecar next to it (demos/my_demo.json: fps, size, frames, duration,
 source, time). The camera shows a live preview with the countdown where a display and an
@@ -25,7 +26,14 @@ from daml.errors import ConfigError, DataError
 SOURCE_OPTIONS = {
     "--camera": {"seconds": 5.0, "countdown": 3.0},
     "--from-file": {"start": 0.0, "end": None, "source_fps": None},
-    "--sim": {"task": "pick_place", "variation": 0, "split": "test", "seed": 0, "image_px": 64},
+    "--sim": {
+        "task": "pick_place",
+        "variation": 0,
+        "split": "test",
+        "seed": 0,
+        "image_px": 64,
+        "take": 0,
+    },  # fmt: skip
 }
 
 
@@ -51,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sim_group.add_argument("--split", help="object split: train, val or test (default)")
     sim_group.add_argument("--seed", type=seed, help="variation K uses seeds (seed, K) (default 0)")
     sim_group.add_argument("--image-px", type=int, help="sim camera size, square (default 64)")
+    sim_group.add_argument("--take", type=int, help="another video of the same scene: take K >= 1 "
+                           "has its own avatar look and demonstrator seed (default 0: the video "
+                           "`daml eval` adapts on)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -201,10 +212,12 @@ def _record_sim(args: argparse.Namespace) -> int:
 
     if args.variation < 0:
         raise ConfigError(f"--variation must be >= 0, got {args.variation}")
+    if args.take < 0:
+        raise ConfigError(f"--take must be >= 0, got {args.take}")
     if args.crop is not None or args.size is not None:
         raise ConfigError("--crop and --size do not apply to --sim; use --image-px for the size")
     with sim.make_env(args.task, sim.EnvConfig(image_px=args.image_px)) as env:
-        demo = _avatar_demo(sim, env, args.task, args.split, args.seed, args.variation)
+        demo = _avatar_demo(sim, env, args.task, args.split, args.seed, args.variation, args.take)
         fps = args.fps if args.fps is not None else float(env.config.control_hz)
     frames = demo.pop("frames")
     path = write_video(args.out, frames, fps)
@@ -220,17 +233,22 @@ def _record_sim(args: argparse.Namespace) -> int:
                        "variation_index": args.variation, "image_px": args.image_px, **demo},
         },
     )  # fmt: skip
+    take = f", take {args.take}" if args.take else ""
     print(
         f"wrote {path}: {len(frames)} frames of the {args.task} avatar demo of {args.split} "
-        f"variation {args.variation} (seed {args.seed})"
+        f"variation {args.variation} (seed {args.seed}{take})"
     )
     return 0
 
 
-def _avatar_demo(sim, env, task: str, split: str, seed: int, index: int) -> dict:
+def _avatar_demo(sim, env, task: str, split: str, seed: int, index: int, take: int = 0) -> dict:
     """Human-like demo of variation `index`: `daml eval --task`'s case `index` exactly
-    (daml.commands.eval.sampled_human_demo), with variation and look as dicts."""
+    (daml.commands.eval.sampled_human_demo), with variation and look as dicts. Take k >= 1 is
+    another demonstrator run of that variation, with its own look and seed, drawn as
+    `daml collect --human-takes` draws take k of an episode (daml.human_takes.render_takes,
+    with the case's seed and index)."""
     from daml.commands.eval import MAX_DEMO_ATTEMPTS, sampled_human_demo
+    from daml.human_takes import render_takes
 
     demo = sampled_human_demo(sim, env, task, split, seed, index)
     if demo is None:
@@ -238,7 +256,14 @@ def _avatar_demo(sim, env, task: str, split: str, seed: int, index: int) -> dict
             f"the sim avatar failed {MAX_DEMO_ATTEMPTS} sampled {task} variations in a row for "
             f"--variation {index}; try another --variation or --seed"
         )
-    return {**demo, "variation": demo["variation"].to_dict(), "look": demo["look"].to_dict()}
+    recorded = {**demo, "variation": demo["variation"].to_dict(), "look": demo["look"].to_dict()}
+    if take == 0:
+        return recorded
+    frames, _, (drawn,) = render_takes(
+        env, split, seed, index, demo["variation"], range(take, take + 1)
+    )
+    return {**recorded, "frames": frames[0], "take": take, "look": drawn["look"],
+            "human_seed": drawn["human_seed"], "take_attempts": drawn["attempts"]}  # fmt: skip
 
 
 def _parse_crop(text: str) -> tuple[int, int, int, int]:

@@ -8,6 +8,7 @@ import shutil
 
 import cv2
 import pytest
+import torch
 
 from daml.cli import main
 from daml.shipped import PRETRAINED_DIR, pretrained_checkpoint, sample_human_video, sample_sidecar
@@ -110,6 +111,48 @@ def test_a_sim_recording_gets_the_variation_it_shows(tmp_path, checkpoint, capsy
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "is not a `daml record` sidecar" in err and err.count("\n") == 1
+
+
+def test_takes_of_one_scene_are_averaged_and_other_scenes_refused(
+    tmp_path, checkpoint, capsys, monkeypatch
+):
+    """`daml demo --video A B`: two `record --sim` takes of one scene adapt one policy (their
+    weights averaged, as `daml adapt --video A B`), whose robot gets that scene; a video of
+    another scene is refused before anything is written."""
+    import daml.evaluate
+    from daml.adapt import adapt_from_video
+
+    record = ["record", "--sim", "--task", "pick_place", "--split", "test", "--seed", "5",
+              "--image-px", "32", "--variation"]  # fmt: skip
+    takes = [tmp_path / "take0.mp4", tmp_path / "take1.mp4"]
+    assert main([*record, "2", "--out", str(takes[0])]) == 0
+    assert main([*record, "2", "--take", "1", "--out", str(takes[1])]) == 0
+    assert main([*record, "3", "--out", str(tmp_path / "other.mp4")]) == 0
+    adapted = []
+    real_rollout = daml.evaluate.rollout
+
+    def spy(env, policy, variation, reset_seed):
+        adapted.append(policy)
+        return real_rollout(env, policy, variation, reset_seed)
+
+    monkeypatch.setattr(daml.evaluate, "rollout", spy)
+    capsys.readouterr()
+    out = tmp_path / "demo"
+    args = ["demo", "--checkpoint", checkpoint, "--out", str(out), "--video"]
+    assert main([*args, *map(str, takes)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 videos averaged" in printed and "test variation 2 (seed 5)" in printed
+    expected = adapt_from_video(checkpoint, takes)
+    for name, value in expected.params.items():
+        assert torch.allclose(adapted[0].params[name], value, atol=1e-6), name
+    single = adapt_from_video(checkpoint, takes[0]).params
+    assert any(not torch.allclose(single[n], v, atol=1e-6) for n, v in expected.params.items())
+
+    refused = ["demo", "--checkpoint", checkpoint, "--out", str(tmp_path / "refused")]
+    assert main([*refused, "--video", str(takes[0]), str(tmp_path / "other.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert "shows another scene than" in err and err.count("\n") == 1
+    assert not (tmp_path / "refused").exists()
 
 
 def test_missing_files_exit_2_with_one_line(tmp_path, checkpoint, sample, capsys, monkeypatch):

@@ -290,3 +290,32 @@ def test_cli_adapt_accepts_the_sim_video(sim_video, tmp_path, tiny_model):
                  str(adapted)]) == 0  # fmt: skip
     action = load_adapted(adapted).act(np.zeros((16, 16, 3), np.uint8), np.zeros(4, np.float32))
     assert action.shape == (4,) and np.all(np.isfinite(action))
+
+
+def test_cli_sim_take_is_another_video_of_the_same_scene(sim_video, tmp_path, capsys):
+    """`--take 1`: the variation and reset seed of take 0, its own look and demonstrator run,
+    the frames that `daml collect --human-takes` renders as take 1 of that case."""
+    import sim
+    from daml.human_takes import render_takes
+
+    out = tmp_path / "take1.mp4"
+    command = "--sim --task pick_place --variation 1 --split test --seed 5 --image-px 64"
+    assert daml_record(f"{command} --take 1 --out {out}") == 0
+    assert "(seed 5, take 1)" in capsys.readouterr().out
+    first = json.loads(sim_video.with_suffix(".json").read_text())["source"]
+    take = json.loads(out.with_suffix(".json").read_text())["source"]
+    assert take["take"] == 1 and take["variation"] == first["variation"]
+    assert take["look"] != first["look"] and take["human_seed"] != first["human_seed"]
+    frames = load_demo_frames(out, frames=40, image_px=64)
+    assert np.abs(frames.astype(int) - load_demo_frames(sim_video, 40, 64).astype(int)).mean() > 2
+    variation = sim.Variation.from_dict(first["variation"])
+    with sim.make_env("pick_place", sim.EnvConfig(image_px=64)) as env:
+        expected, _, _ = render_takes(env, "test", 5, 1, variation, range(1, 2))
+    assert np.abs(expected[0].astype(int) - frames.astype(int)).mean() < 6  # mp4 coding loss
+
+    assert daml_record(f"{command} --take -1 --out {tmp_path / 'bad.mp4'}") == 2
+    assert "--take must be >= 0" in capsys.readouterr().err
+    camera = f"--camera 0 --take 1 --out {tmp_path / 'cam.mp4'}"
+    assert daml_record(camera) == 2
+    assert "--take is for --sim" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["take1.json", "take1.mp4"]
