@@ -172,7 +172,7 @@ def _variation(sim, task: str, videos: list[Path], env_config) -> tuple:
             raise DataError(
                 f"{video} shows a {scene[0].task} variation; pass --task {scene[0].task}"
             )
-        if found is not None and (scene[0].to_dict(), scene[1]) != (found[0].to_dict(), found[1]):
+        if found is not None and scene[:2] != found[:2]:  # (Variation, reset seed)
             raise DataError(
                 f"{video} shows another scene than {found[2]}; several videos must be takes of "
                 "one scene (`daml record --sim --take K` renders more takes of a sim scene)"

@@ -33,7 +33,7 @@ SOURCE_OPTIONS = {
         "seed": 0,
         "image_px": 64,
         "take": 0,
-    },  # fmt: skip
+    },
 }
 
 
@@ -259,6 +259,8 @@ def _avatar_demo(sim, env, task: str, split: str, seed: int, index: int, take: i
     recorded = {**demo, "variation": demo["variation"].to_dict(), "look": demo["look"].to_dict()}
     if take == 0:
         return recorded
+    # take 0 was rendered all the same: which variation case `index` is depends on whether its
+    # human demo succeeded (sampled_human_demo re-draws a failed one)
     frames, _, (drawn,) = render_takes(
         env, split, seed, index, demo["variation"], range(take, take + 1)
     )
